@@ -1,0 +1,134 @@
+"""The one interface every closure implements, and the registry that finds closures by name.
+
+A closure maps moments u (ncells, n) to the multipliers α (ncells, n) of its ansatz, batched over all
+cells of a rank. The ansatz at the quadrature nodes is exp(α·m) (entropy closures, networks, splines)
+or α·m (linear P_N: α are then the expansion coefficients); ``linear`` tells the flux kernels which.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+
+from ..errors import InputError, RealizabilityError
+from ..velocity import Basis, Quadrature
+
+
+@dataclass
+class ClosureStats:
+    """What one batched closure call did, for diagnostics and for the caller to decide on failures.
+
+    ``regularised``/``reg_r``: cells solved for the regularised moments (1 − r)u + r·u_iso, and r.
+    ``failed``/``failed_moments``: cells with no acceptable answer (their α is finite but wrong).
+    """
+
+    ncells: int = 0
+    iterations_mean: float = 0.0
+    iterations_max: int = 0
+    regularised: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    reg_r: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    failed: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    failed_moments: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+
+    @property
+    def ok(self) -> bool:
+        return self.failed.size == 0
+
+    def summary(self) -> str:
+        s = f"{self.ncells} cells, iterations mean {self.iterations_mean:.2f} max {self.iterations_max}"
+        if self.regularised.size:
+            s += f", {self.regularised.size} regularised (max r {self.reg_r.max():.1e})"
+        if self.failed.size:
+            s += f", {self.failed.size} FAILED"
+        return s
+
+
+class Closure(ABC):
+    """Base class: subclasses set ``name`` (the registry key) and implement :meth:`multipliers`."""
+
+    name: ClassVar[str] = ""
+    linear: ClassVar[bool] = False
+    _registry: ClassVar[dict[str, type[Closure]]] = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.name:
+            Closure._registry[cls.name] = cls
+
+    def __init__(self, basis: Basis, quad: Quadrature):
+        self.basis = basis
+        self.quad = quad
+        # (Q, n) basis values at the nodes and the weights, contiguous for the Numba kernels
+        self.m = np.ascontiguousarray(basis.evaluate(quad))
+        self.w = np.ascontiguousarray(quad.weights)
+
+    @property
+    def n(self) -> int:
+        return self.basis.n
+
+    # --- the batched call -------------------------------------------------------------------------
+    @abstractmethod
+    def multipliers(self, u: np.ndarray, alpha0: np.ndarray | None = None) -> tuple[np.ndarray, ClosureStats]:
+        """Multipliers α (ncells, n) of the ansatz whose moments are u; ``alpha0`` is a warm start."""
+
+    # --- derived quantities, shared by all closures ------------------------------------------------
+    def ansatz(self, alpha: np.ndarray) -> np.ndarray:
+        """Ansatz values at the quadrature nodes, (ncells, Q)."""
+        z = np.asarray(alpha) @ self.m.T
+        return z if self.linear else np.exp(z)
+
+    def moments(self, alpha: np.ndarray) -> np.ndarray:
+        """Moments ⟨m ansatz⟩ of the ansatz with multipliers α, (ncells, n)."""
+        return (self.ansatz(alpha) * self.w) @ self.m
+
+    def entropy(self, u: np.ndarray, alpha: np.ndarray | None = None) -> np.ndarray:
+        """Entropy density h(u) per cell: α·u − ⟨e^{α·m}⟩ (Maxwell–Boltzmann); ½⟨(α·m)²⟩ for linear."""
+        if alpha is None:
+            alpha, _ = self.multipliers(u)
+        if self.linear:
+            return 0.5 * np.einsum("ij,ij->i", alpha, u)
+        return np.einsum("ij,ij->i", alpha, u) - self.ansatz(alpha) @ self.w
+
+    def check_realizable(self, u: np.ndarray, where: str = "input") -> None:
+        """Raise :class:`RealizabilityError` naming the first offending cells if u is not realizable."""
+        u = np.asarray(u)
+        bad = ~np.all(np.isfinite(u), axis=-1)
+        if not self.linear:
+            bad |= ~self.basis.is_realizable(u)
+        if bad.any():
+            cells = np.flatnonzero(bad)
+            shown = ", ".join(f"cell {c}: u={np.array2string(u[c], precision=4)}" for c in cells[:3])
+            more = f" (and {cells.size - 3} more)" if cells.size > 3 else ""
+            raise RealizabilityError(f"{where}: {cells.size} non-realizable moment vector(s): {shown}{more}",
+                                     cells, u[cells])
+
+
+def available() -> list[str]:
+    """Names of the registered closures."""
+    _import_builtin()
+    return sorted(Closure._registry)
+
+
+def get_closure(name: str, basis: Basis, quad: Quadrature, **options) -> Closure:
+    """Instantiate the closure registered as ``name`` (as written in an input file)."""
+    _import_builtin()
+    try:
+        cls = Closure._registry[name]
+    except KeyError:
+        raise InputError(f"unknown closure {name!r}; available: {', '.join(available())}") from None
+    return cls(basis, quad, **options)
+
+
+def _import_builtin() -> None:
+    """Import the modules that register the built-in closures (lazily: some import Numba)."""
+    import importlib
+
+    for mod in ("newton", "m1_exact", "pn"):
+        try:
+            importlib.import_module(f"{__package__}.{mod}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__package__}.{mod}":
+                raise

@@ -1,0 +1,150 @@
+"""Moment bases m(v) = (m_0, …, m_{n−1}) with m_0 ≡ 1.
+
+1D (slab): monomials μ^k or Legendre polynomials P_k(μ), k = 0…N.
+2D (directions on the sphere, geometry symmetric in z): monomials vx^a vy^b with a + b ≤ N ordered by
+degree, or real spherical harmonics of degree ≤ N that are even in μ = v_z, scaled so m_0 = 1.
+Each basis knows its size n, its symmetry flips (the sign every component takes under v_d → −v_d),
+its isotropic moment vector, and its realizability test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+from scipy.special import eval_legendre, sph_harm_y
+
+from . import realizability
+from .quadrature import Quadrature, gauss_legendre, sphere_product
+
+KINDS = ("monomial", "legendre", "spherical_harmonics")
+
+
+@dataclass(frozen=True)
+class Basis:
+    """A moment basis of degree ``N`` in ``dim`` = 1 or 2 space dimensions."""
+
+    kind: str
+    dim: int
+    N: int
+    exponents: tuple = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown basis {self.kind!r}; choose one of {', '.join(KINDS)}")
+        if self.dim not in (1, 2):
+            raise ValueError(f"dimension must be 1 or 2, got {self.dim}")
+        if self.N < 0:
+            raise ValueError(f"moment order N must be ≥ 0, got {self.N}")
+        if self.dim == 1 and self.kind == "spherical_harmonics":
+            raise ValueError("spherical harmonics are a 2D basis; use 'legendre' in 1D")
+        if self.dim == 2 and self.kind == "legendre":
+            raise ValueError("the Legendre basis is 1D; use 'monomial' or 'spherical_harmonics' in 2D")
+        # 1D: degree k; 2D monomial: (a, b) of vx^a vy^b; 2D harmonics: (l, m) with l + m even.
+        if self.dim == 1:
+            exps = tuple((k,) for k in range(self.N + 1))
+        elif self.kind == "monomial":
+            exps = tuple((d - b, b) for d in range(self.N + 1) for b in range(d + 1))
+        else:
+            exps = tuple((l, m) for l in range(self.N + 1) for m in range(-l, l + 1) if (l + m) % 2 == 0)
+        object.__setattr__(self, "exponents", exps)
+
+    # --- identity -----------------------------------------------------------------------------------
+    @property
+    def n(self) -> int:
+        """Number of basis functions."""
+        return len(self.exponents)
+
+    @property
+    def labels(self) -> list[str]:
+        """Human-readable component names (used in output files)."""
+        if self.dim == 1:
+            return [f"u{k}" for k in range(self.n)]
+        if self.kind == "monomial":
+            return ["u0"] + ["u_" + "x" * a + "y" * b for a, b in self.exponents[1:]]
+        return [f"u_l{l}m{m}" for l, m in self.exponents]
+
+    def describe(self) -> str:
+        return f"{self.kind} basis, {self.dim}D, N={self.N} (n={self.n})"
+
+    # --- evaluation ---------------------------------------------------------------------------------
+    def evaluate(self, quad: Quadrature) -> np.ndarray:
+        """Basis values at the quadrature nodes, shape (Q, n)."""
+        if quad.dim != self.dim:
+            raise ValueError(f"a {quad.dim}D quadrature does not fit a {self.dim}D basis")
+        if self.dim == 1:
+            mu = quad.velocity[:, 0]
+            if self.kind == "monomial":
+                return np.stack([mu**k for (k,) in self.exponents], axis=1)
+            return np.stack([eval_legendre(k, mu) for (k,) in self.exponents], axis=1)
+        vx, vy = quad.velocity[:, 0], quad.velocity[:, 1]
+        if self.kind == "monomial":
+            return np.stack([vx**a * vy**b for a, b in self.exponents], axis=1)
+        return np.stack([_real_harmonic(l, m, quad.mu, quad.phi) for l, m in self.exponents], axis=1)
+
+    @cached_property
+    def flips(self) -> np.ndarray:
+        """(dim, n) signs: component j of m(v) changes by flips[d, j] under v_d → −v_d."""
+        if self.dim == 1:
+            return np.array([[(-1.0) ** k for (k,) in self.exponents]])
+        if self.kind == "monomial":
+            return np.array([[(-1.0) ** a for a, _ in self.exponents], [(-1.0) ** b for _, b in self.exponents]])
+        # real harmonics: cos(mφ) (m ≥ 0) and sin(|m|φ) (m < 0); vx → −vx is φ → π − φ, vy → −vy is φ → −φ
+        fx = [(-1.0) ** m if m >= 0 else (-1.0) ** (-m + 1) for _, m in self.exponents]
+        fy = [1.0 if m >= 0 else -1.0 for _, m in self.exponents]
+        return np.array([fx, fy])
+
+    @cached_property
+    def reference_quadrature(self) -> Quadrature:
+        """A rule exact for every product of two basis functions (used for isotropic moments)."""
+        return gauss_legendre(self.N + 2) if self.dim == 1 else sphere_product(self.N + 2, 2 * self.N + 3)
+
+    def isotropic(self, u0: float | np.ndarray = 1.0, quad: Quadrature | None = None) -> np.ndarray:
+        """Moments of the isotropic density with zeroth moment ``u0``: u0·⟨m⟩/⟨m_0⟩.
+
+        Pass the closure's quadrature to get the vector that is exactly isotropic under it.
+        """
+        q = quad or self.reference_quadrature
+        mean = q.integrate(self.evaluate(q).T) / q.weights.sum()
+        return np.multiply.outer(np.asarray(u0, dtype=float), mean)
+
+    # --- realizability ------------------------------------------------------------------------------
+    @cached_property
+    def to_monomial(self) -> np.ndarray:
+        """Matrix T with m(v) = T · mono(v), mono the monomial basis of the same dim and N.
+
+        Both bases span the same polynomial space, so T is the exact least-squares fit on a rule
+        that resolves it (round-off only).
+        """
+        if self.kind == "monomial":
+            return np.eye(self.n)
+        q = self.reference_quadrature
+        mono = Basis("monomial", self.dim, self.N).evaluate(q)
+        return np.linalg.lstsq(mono, self.evaluate(q), rcond=None)[0].T
+
+    def is_realizable(self, u: np.ndarray) -> np.ndarray:
+        """True for moment vectors in the interior of the realizable set (batched over leading axes)."""
+        return realizability.margin(self, u) > 0.0
+
+    def realizability_margin(self, u: np.ndarray) -> np.ndarray:
+        """A distance-like measure to ∂R of the normalised moments (positive inside, ≤ 0 outside)."""
+        return realizability.margin(self, u)
+
+
+def _real_harmonic(l: int, m: int, mu: np.ndarray, phi: np.ndarray) -> np.ndarray:
+    """Real spherical harmonic of degree l, order m, scaled by √(4π) so that Y_00 = 1."""
+    theta = np.arccos(np.clip(mu, -1.0, 1.0))
+    y = sph_harm_y(l, abs(m), theta, phi)
+    if m == 0:
+        val = y.real
+    elif m > 0:
+        val = np.sqrt(2.0) * (-1.0) ** m * y.real
+    else:
+        val = np.sqrt(2.0) * (-1.0) ** m * y.imag
+    return np.sqrt(4.0 * np.pi) * val
+
+
+def make_basis(kind: str, dim: int, N: int) -> Basis:
+    """Build a basis by name ("monomial", "legendre", "spherical_harmonics")."""
+    return Basis(kind, dim, N)

@@ -1,0 +1,93 @@
+"""Realizability of moment vectors: is there a positive density with these moments?
+
+Moments are normalised (ω = u/u0) and mapped to monomial moments ū, then tested with the classical
+conditions: in 1D the truncated Hausdorff moment problem on [−1, 1] (Hankel matrices of ū and of its
+localised sequences must be positive definite, Curto–Fialkow; equivalent to Kershaw's inequalities,
+[B] eq. 79); in 2D M1 ‖ω1‖ < 1, and M2 the covariance conditions Σ − ω1ω1ᵀ ≻ 0 and tr Σ < 1
+(the z-moments of a density symmetric in z on the sphere, Monreal).
+
+The *margin* is the smallest eigenvalue over these matrices: positive inside, zero on ∂R, negative
+outside. For 1D M1 it is exactly the Euclidean distance 1 − |ω1|. :func:`m2_boundary_distance`
+gives the exact Euclidean distance for 1D M2 (monomial), the measure used by [B] Table 2.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .basis import Basis
+
+
+def normalised_monomial(basis: Basis, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(u0, ū/u0) with ū the monomial moments of ``u``; u0 ≤ 0 gives NaN moments."""
+    u = np.atleast_2d(np.asarray(u, dtype=float))
+    mono = np.linalg.solve(basis.to_monomial, u.reshape(-1, basis.n).T).T.reshape(u.shape)
+    u0 = mono[..., 0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = np.where(u0[..., None] > 0, mono / u0[..., None], np.nan)
+    return u0, w
+
+
+def _min_eig(mats: list[np.ndarray]) -> np.ndarray:
+    return np.min(np.stack([np.linalg.eigvalsh(m)[..., 0] for m in mats], axis=-1), axis=-1)
+
+
+def _hankel_1d(w: np.ndarray, N: int) -> list[np.ndarray]:
+    """Hankel matrices whose definiteness characterises moments of order ≤ N on [−1, 1]."""
+    def hankel(seq: np.ndarray, k: int) -> np.ndarray:
+        idx = np.add.outer(np.arange(k + 1), np.arange(k + 1))
+        return seq[..., idx]
+
+    k = N // 2
+    if N % 2 == 0:
+        mats = [hankel(w, k)]
+        if k >= 1:
+            mats.append(hankel(w[..., :-2] - w[..., 2:], k - 1))
+    else:
+        mats = [hankel(w[..., :-1] + w[..., 1:], k), hankel(w[..., :-1] - w[..., 1:], k)]
+    return mats
+
+
+def _mats_2d(w: np.ndarray, N: int) -> list[np.ndarray]:
+    if N == 0:
+        return [np.ones(w.shape[:-1] + (1, 1))]
+    ux, uy = w[..., 1], w[..., 2]
+    if N == 1:
+        return [(1.0 - np.hypot(ux, uy))[..., None, None]]
+    if N == 2:
+        sxx, sxy, syy = w[..., 3], w[..., 4], w[..., 5]
+        cov = np.stack([np.stack([sxx - ux * ux, sxy - ux * uy], -1),
+                        np.stack([sxy - ux * uy, syy - uy * uy], -1)], -2)
+        return [cov, (1.0 - sxx - syy)[..., None, None]]
+    raise NotImplementedError(f"2D realizability is implemented for N ≤ 2, not N = {N}")
+
+
+def margin(basis: Basis, u: np.ndarray) -> np.ndarray:
+    """Smallest eigenvalue of the realizability matrices of the normalised moments (−inf if u0 ≤ 0)."""
+    u0, w = normalised_monomial(basis, u)
+    mats = _hankel_1d(w, basis.N) if basis.dim == 1 else _mats_2d(w, basis.N)
+    with np.errstate(invalid="ignore"):
+        out = _min_eig([np.nan_to_num(m, nan=0.0) for m in mats])
+    out = np.where(u0 > 0, out, -np.inf)
+    return out.reshape(np.shape(u)[:-1]) if np.ndim(u) > 1 else out.reshape(())
+
+
+def m2_boundary_distance(w1: np.ndarray, w2: np.ndarray) -> np.ndarray:
+    """Euclidean distance of normalised 1D monomial M2 moments (w1, w2) to ∂R (negative outside).
+
+    ∂R = {w2 = 1, |w1| ≤ 1} ∪ {w2 = w1², |w1| ≤ 1}. The nearest point on the parabola solves the
+    cubic 2t³ + (1 − 2 w2) t − w1 = 0 (stationarity of (t − w1)² + (t² − w2)²).
+    """
+    w1, w2 = np.broadcast_arrays(np.asarray(w1, float), np.asarray(w2, float))
+    d_top = np.hypot(np.maximum(np.abs(w1) - 1.0, 0.0), 1.0 - w2)
+    d_par = np.full(w1.shape, np.inf)
+    for idx in np.ndindex(w1.shape):
+        roots = np.roots([2.0, 0.0, 1.0 - 2.0 * w2[idx], -w1[idx]])
+        t = np.clip(roots[np.abs(roots.imag) < 1e-9].real, -1.0, 1.0)
+        d_par[idx] = np.min(np.hypot(t - w1[idx], t * t - w2[idx]))
+    inside = (w2 > w1 * w1) & (w2 < 1.0)
+    d = np.minimum(d_top, d_par)
+    return np.where(inside, d, -d)
