@@ -6,6 +6,7 @@
 # Cluster: `module load` an MPI and a parallel HDF5 first and export MPICC (and HDF5_DIR); apt is skipped
 # and the loaded MPI is used. Idempotent: a stamp records what was built; a re-run only checks it.
 set -euo pipefail
+export TF_CPP_MIN_LOG_LEVEL=2 PIP_NO_WARN_SCRIPT_LOCATION=1
 cd "$(dirname "$0")/.."
 
 VENV=${VENV:-.venv}

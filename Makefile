@@ -1,0 +1,35 @@
+# hpcclose — the commands a newcomer needs. `make demo` and `make test` set up first if needed.
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+MPIEXEC := $(VENV)/bin/mpiexec
+# one Numba thread per rank in the MPI runs: two ranks already fill this 2-core machine
+MPITEST := NUMBA_NUM_THREADS=1 $(MPIEXEC)
+
+.PHONY: setup demo test test-serial test-mpi lint clean help
+
+help:
+	@echo "make demo   set up if needed, then run the demo job"
+	@echo "make test   set up if needed, then run the whole test suite (serial + MPI on 2 and 3 ranks)"
+	@echo "make setup  install MPICH, parallel HDF5 and the Python environment in $(VENV)"
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	$(MPIEXEC) -n 2 $(VENV)/bin/hpcclose info
+
+test: setup
+	@$(MAKE) --no-print-directory test-serial test-mpi
+
+test-serial:
+	$(PY) -m pytest tests/unit -q --timeout=600
+
+test-mpi:
+	$(MPITEST) -n 2 $(PY) scripts/mpi_pytest.py --expect-ranks 2 tests/mpi -q --timeout=300
+	$(MPITEST) -n 3 $(PY) scripts/mpi_pytest.py --expect-ranks 3 tests/mpi -q --timeout=300
+
+lint:
+	$(VENV)/bin/ruff check hpcclose tests drivers scripts
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,55 @@
+"""Command line: ``hpcclose <command> …`` (run under ``mpiexec -n P`` for parallel commands).
+
+Every command lives in its own module exposing ``add_arguments(parser)`` and ``main(args) -> int``;
+this file only dispatches. Errors meant for the user (:class:`~hpcclose.errors.HpccloseError`) print
+one line and exit with status 2; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# command → (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "info": ("hpcclose.cli.info", "versions, MPI, parallel HDF5, threads and GPUs of this installation"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hpcclose", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        p.set_defaults(_module=module)
+        importlib.import_module(module).add_arguments(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from .errors import HpccloseError
+    from .parallel import mpi
+
+    mpi.init(debug=args.debug)
+    mpi.setup_logging()
+    try:
+        return importlib.import_module(args._module).main(args)
+    except HpccloseError as exc:
+        if args.debug:
+            raise
+        # Errors found identically on every rank (input validation) end quietly with status 2, printed
+        # once; anything rank-local goes through the abort hook so no rank is left waiting.
+        if getattr(exc, "collective", False) or mpi.size() == 1:
+            if mpi.rank() == 0:
+                print(f"hpcclose: error: {exc}", file=sys.stderr, flush=True)
+            return 2
+        mpi.abort_on_error(exc)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""The one place that initialises MPI for hpcclose and makes a failure on one rank end every rank.
+
+Conventions (as in PyFR's mpiutil and Dedalus' logging):
+- :func:`init` imports mpi4py (MPI_Init happens there), installs an excepthook that prints the rank
+  and the message and calls ``COMM_WORLD.Abort(1)``: a run never hangs because one rank died;
+- :func:`setup_logging` puts the rank in every log line; ranks other than 0 log warnings and above;
+- :func:`threads_per_rank` divides the node's cores between the ranks that share it (MPICH does not
+  pin ranks, and every rank's Numba would otherwise start one thread per core).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import traceback
+from types import TracebackType
+
+_state: dict[str, object] = {"debug": False}
+
+
+def world():
+    """COMM_WORLD (imports mpi4py, i.e. initialises MPI, on first use)."""
+    from mpi4py import MPI
+
+    return MPI.COMM_WORLD
+
+
+def rank() -> int:
+    return world().Get_rank()
+
+
+def size() -> int:
+    return world().Get_size()
+
+
+def _excepthook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+    """Print '[rank r] message' (a traceback with --debug) and abort every rank."""
+    from ..errors import HpccloseError
+
+    comm = world()
+    user_error = isinstance(exc, HpccloseError)
+    if _state["debug"] or not (user_error or isinstance(exc, KeyboardInterrupt)):
+        traceback.print_exception(exc_type, exc, tb, file=sys.stderr)
+    name = "error" if user_error else exc_type.__name__
+    sys.stderr.write(f"hpcclose: [rank {comm.Get_rank()}/{comm.Get_size()}] {name}: {exc}\n")
+    sys.stderr.flush()
+    code = 2 if user_error else 1
+    if comm.Get_size() > 1:
+        comm.Abort(code)
+    os._exit(code)
+
+
+def init(debug: bool = False) -> None:
+    """Initialise MPI and install the abort-on-exception hook (idempotent)."""
+    _state["debug"] = debug
+    world()
+    sys.excepthook = _excepthook
+
+
+def abort_on_error(exc: BaseException) -> None:
+    """Report ``exc`` as the excepthook would and end all ranks (for code that catches exceptions)."""
+    _excepthook(type(exc), exc, exc.__traceback__)
+
+
+class _RankFilter(logging.Filter):
+    def __init__(self, r: int, n: int):
+        super().__init__()
+        self.tag = f"[{r}/{n}]"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.rank = self.tag
+        return True
+
+
+def setup_logging(level: int = logging.INFO) -> logging.Logger:
+    """Configure the 'hpcclose' logger: the rank in every line, non-root ranks at WARNING and above."""
+    comm = world()
+    r, n = comm.Get_rank(), comm.Get_size()
+    logger = logging.getLogger("hpcclose")
+    logger.handlers.clear()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_RankFilter(r, n))
+    handler.setFormatter(logging.Formatter("%(asctime)s %(rank)s %(levelname)s %(message)s", "%H:%M:%S"))
+    logger.addHandler(handler)
+    logger.setLevel(level if r == 0 else max(level, logging.WARNING))
+    logger.propagate = False
+    return logger
+
+
+def local_ranks() -> int:
+    """Number of ranks of this job on this node (a shared-memory split of COMM_WORLD)."""
+    from mpi4py import MPI
+
+    node = world().Split_type(MPI.COMM_TYPE_SHARED)
+    try:
+        return node.Get_size()
+    finally:
+        node.Free()
+
+
+def threads_per_rank() -> int:
+    """Numba threads a rank should use: cores available / ranks on this node (≥ 1).
+
+    An explicit ``NUMBA_NUM_THREADS`` wins. Must run before the first parallel Numba kernel.
+    """
+    if "NUMBA_NUM_THREADS" in os.environ:
+        return int(os.environ["NUMBA_NUM_THREADS"])
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, cores // local_ranks())
+
+
+def configure_threads() -> int:
+    """Set Numba's thread count for this rank (see :func:`threads_per_rank`) and return it."""
+    n = threads_per_rank()
+    import numba
+
+    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    return numba.get_num_threads()
