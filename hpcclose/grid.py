@@ -54,13 +54,13 @@ class Grid:
                 f"grid: lower/upper/cells need 1 or 2 entries each, got {len(self.lower)}/"
                 f"{len(self.upper)}/{len(cells)}"
             )
-        for name, n in zip(_AXIS_NAMES[len(cells)], cells):
+        for name, n in zip(_AXIS_NAMES[len(cells)], cells, strict=True):
             if not _is_integral(n):
                 raise InputError(f"grid: number of {name} cells must be an integer, got {n!r}")
             if n < 1:
                 raise InputError(f"grid: number of {name} cells must be >= 1, got {n}")
         object.__setattr__(self, "cells", tuple(int(n) for n in cells))
-        for name, lo, hi in zip(self.axis_names, self.lower, self.upper):
+        for name, lo, hi in zip(self.axis_names, self.lower, self.upper, strict=True):
             if not (np.isfinite(lo) and np.isfinite(hi)):
                 raise InputError(f"grid: {name} extent must be finite, got [{lo}, {hi}]")
             if not hi > lo:
@@ -72,7 +72,7 @@ class Grid:
     ) -> Grid:
         """Grid from named extents ``x=(lo, hi, nx)`` and optionally ``y=(lo, hi, ny)`` (2D)."""
         axes = [x] if y is None else [y, x]  # array order: (y, x)
-        for name, ax in zip(_AXIS_NAMES[len(axes)], axes):
+        for name, ax in zip(_AXIS_NAMES[len(axes)], axes, strict=True):
             if len(ax) != 3:
                 raise InputError(f"grid: {name} extent must be (lower, upper, cells), got {ax!r}")
         return cls(tuple(a[0] for a in axes), tuple(a[1] for a in axes), tuple(a[2] for a in axes))
@@ -100,7 +100,7 @@ class Grid:
     @property
     def spacing(self) -> tuple[float, ...]:
         """Cell width per array axis."""
-        return tuple((hi - lo) / n for lo, hi, n in zip(self.lower, self.upper, self.cells))
+        return tuple((hi - lo) / n for lo, hi, n in zip(self.lower, self.upper, self.cells, strict=True))
 
     @property
     def cell_volume(self) -> float:
@@ -129,5 +129,5 @@ class Grid:
     def describe(self) -> str:
         """One line, e.g. ``'2D grid 100 x 50 (y x x) on [0, 1] x [0, 2]'``."""
         n = " x ".join(str(c) for c in self.cells)
-        ext = " x ".join(f"[{lo:g}, {hi:g}]" for lo, hi in zip(self.lower, self.upper))
+        ext = " x ".join(f"[{lo:g}, {hi:g}]" for lo, hi in zip(self.lower, self.upper, strict=True))
         return f"{self.dim}D grid {n} ({' x '.join(self.axis_names)}) on {ext}"

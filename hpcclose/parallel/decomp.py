@@ -49,7 +49,7 @@ def choose_dims(size: int, cells: tuple[int, ...], periodic: tuple[bool, ...]) -
         cands = [(size,)]
     else:
         cands = [(py, size // py) for py in range(size, 0, -1) if size % py == 0]  # Compute_dims order
-    ok = [c for c in cands if all(p <= n for p, n in zip(c, cells))]
+    ok = [c for c in cands if all(p <= n for p, n in zip(c, cells, strict=True))]
     if not ok:
         shape = " x ".join(map(str, cells))
         raise InputError(f"decomposition: {size} ranks cannot be laid out on a {shape} grid "
@@ -112,7 +112,9 @@ class Decomposition:
         self.offsets = self._offsets_of(self.coords)
         self.local_shape = self._shape_of(self.coords)
         self.owned = tuple(slice(self.ng, self.ng + n) for n in self.local_shape)
-        self.global_slices = tuple(slice(o, o + n) for o, n in zip(self.offsets, self.local_shape))
+        self.global_slices = tuple(
+            slice(o, o + n) for o, n in zip(self.offsets, self.local_shape, strict=True)
+        )
 
     # --- construction checks -------------------------------------------------------------------
     @staticmethod
@@ -134,17 +136,18 @@ class Decomposition:
         if any(p < 1 for p in dims) or prod(dims) != self.size:
             raise InputError(f"decomposition: dims {dims} must be positive and multiply to the "
                              f"number of ranks {self.size}")
-        for name, p, n in zip(g.axis_names, dims, g.cells):
+        for name, p, n in zip(g.axis_names, dims, g.cells, strict=True):
             if p > n:
                 raise InputError(f"decomposition: {p} ranks along {name} but only {n} {name} cells")
         return dims
 
     # --- block geometry (any rank's, from its coordinates) ----------------------------------------
     def _offsets_of(self, coords) -> tuple[int, ...]:
-        return tuple(block_offsets(n, p)[c] for n, p, c in zip(self.grid.cells, self.dims, coords))
+        axes = zip(self.grid.cells, self.dims, coords, strict=True)
+        return tuple(block_offsets(n, p)[c] for n, p, c in axes)
 
     def _shape_of(self, coords) -> tuple[int, ...]:
-        return tuple(block_sizes(n, p)[c] for n, p, c in zip(self.grid.cells, self.dims, coords))
+        return tuple(block_sizes(n, p)[c] for n, p, c in zip(self.grid.cells, self.dims, coords, strict=True))
 
     def block_of(self, rank: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """``(offsets, local_shape)`` of ``rank``'s block."""
@@ -191,15 +194,15 @@ class Decomposition:
         idx = np.atleast_1d(local_index)
         if idx.shape != (self.dim,):
             raise ValueError(f"to_global: need {self.dim} indices, got {local_index!r}")
-        return tuple(int(i) + o for i, o in zip(idx, self.offsets))
+        return tuple(int(i) + o for i, o in zip(idx, self.offsets, strict=True))
 
     def to_local(self, global_index) -> tuple[int, ...] | None:
         """Owned-cell index of a global cell index, or None if another rank owns it."""
         idx = np.atleast_1d(global_index)
         if idx.shape != (self.dim,):
             raise ValueError(f"to_local: need {self.dim} indices, got {global_index!r}")
-        loc = tuple(int(i) - o for i, o in zip(idx, self.offsets))
-        if all(0 <= i < n for i, n in zip(loc, self.local_shape)):
+        loc = tuple(int(i) - o for i, o in zip(idx, self.offsets, strict=True))
+        if all(0 <= i < n for i, n in zip(loc, self.local_shape, strict=True)):
             return loc
         return None
 
@@ -210,8 +213,8 @@ class Decomposition:
         """
         loc = np.unravel_index(flat, self.local_shape)
         if np.ndim(flat) == 0:
-            return tuple(int(i) + o for i, o in zip(loc, self.offsets))
-        return tuple(np.asarray(i) + o for i, o in zip(loc, self.offsets))
+            return tuple(int(i) + o for i, o in zip(loc, self.offsets, strict=True))
+        return tuple(np.asarray(i) + o for i, o in zip(loc, self.offsets, strict=True))
 
     # --- collectives ----------------------------------------------------------------------------------
     def _allreduce(self, x, op, keep_bool: bool):
@@ -277,8 +280,8 @@ class Decomposition:
         flat = np.empty(sum(counts), dtype=send.dtype)
         self.cart.Gatherv(send, [flat, (counts, displs)], root=root)
         out = np.empty(self.grid.shape + trailing, dtype=send.dtype)
-        for (offs, shape), c, dsp in zip(blocks, counts, displs):
-            sl = tuple(slice(o, o + s) for o, s in zip(offs, shape))
+        for (offs, shape), c, dsp in zip(blocks, counts, displs, strict=True):
+            sl = tuple(slice(o, o + s) for o, s in zip(offs, shape, strict=True))
             out[sl] = flat[dsp: dsp + c].reshape(shape + trailing)
         return out
 
@@ -301,7 +304,8 @@ class Decomposition:
         counts = [prod(s) * per_cell for _, s in blocks]
         displs = np.concatenate(([0], np.cumsum(counts)[:-1])).tolist()
         flat = np.concatenate([
-            g[tuple(slice(o, o + s) for o, s in zip(offs, shape))].ravel() for offs, shape in blocks
+            g[tuple(slice(o, o + s) for o, s in zip(offs, shape, strict=True))].ravel()
+            for offs, shape in blocks
         ]).astype(dtype, copy=False)
         self.cart.Scatterv([flat, (counts, displs)], out, root=root)
         return out
@@ -321,9 +325,11 @@ class Decomposition:
         lay = " x ".join(f"{p}" for p in self.dims)
         blocks = " x ".join(
             f"{min(b)}" if min(b) == max(b) else f"{min(b)}-{max(b)}"
-            for b in (block_sizes(n, p) for n, p in zip(self.grid.cells, self.dims))
+            for b in (block_sizes(n, p) for n, p in zip(self.grid.cells, self.dims, strict=True))
         )
-        per = ", ".join(f"{n} {'periodic' if p else 'walls'}" for n, p in zip(names, self.periodic))
+        per = ", ".join(
+            f"{n} {'periodic' if p else 'walls'}" for n, p in zip(names, self.periodic, strict=True)
+        )
         return (f"{self.size} rank(s) as {lay} ({' x '.join(names)}), {per}, blocks of {blocks} cells")
 
     def free(self) -> None:

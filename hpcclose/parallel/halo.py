@@ -61,11 +61,15 @@ class HaloExchange:
     def _check_blocks(self) -> None:
         # Every rank can see every block size, so all ranks raise together (no hang).
         dc = self.decomp
-        for name, n, p, per in zip(dc.grid.axis_names, dc.grid.cells, dc.dims, dc.periodic):
-            if (p > 1 or per) and min(block_sizes(n, p)) < self.ng:
+        for name, n, p, per in zip(dc.grid.axis_names, dc.grid.cells, dc.dims, dc.periodic, strict=True):
+            thinnest = min(block_sizes(n, p))
+            if (p > 1 or per) and thinnest < self.ng:
+                if p == 1:
+                    raise InputError(f"grid: a periodic {name} axis needs at least {self.ng} cells "
+                                     f"(the ghost layers), got {n}")
                 raise InputError(
-                    f"decomposition: blocks of {min(block_sizes(n, p))} {name} cell(s) ({n} cells on "
-                    f"{p} rank(s)) are thinner than the {self.ng} ghost layers: use fewer ranks along {name}"
+                    f"decomposition: blocks of {thinnest} {name} cell(s) ({n} cells on {p} ranks) are "
+                    f"thinner than the {self.ng} ghost layers: use fewer ranks along {name}"
                 )
 
     def _slices(self, d: int, layers: slice) -> tuple:

@@ -1,0 +1,121 @@
+"""The benchmark-problem interface and its registry by name (``[problem] name = "…"``).
+
+A problem supplies, for the cells a rank owns: initial moments, the space-dependent coefficients
+(σs, σa, isotropic source), and per-side boundary conditions given as nodal densities. Parameters come
+from the input's ``[problem]`` table and are validated by the problem's ``Params`` model (defaults =
+the paper's values), so errors name ``problem.<key>``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ..errors import InputError
+from ..scheme.boundary import BoundaryCondition
+from ..velocity import Basis, Quadrature
+
+
+class Params(BaseModel):
+    """Base of problem parameter models: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass
+class Coefficients:
+    """Scattering, absorption and isotropic source density (scalars or arrays over owned cells)."""
+
+    sigma_s: float | np.ndarray = 0.0
+    sigma_a: float | np.ndarray = 0.0
+    source: float | np.ndarray = 0.0
+
+
+class Problem(ABC):
+    """Subclasses set ``name``, ``dim``, ``Params`` and implement the three hooks below."""
+
+    name: ClassVar[str] = ""
+    dim: ClassVar[int] = 1
+    Params: ClassVar[type[Params]] = Params
+    _registry: ClassVar[dict[str, type[Problem]]] = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.name:
+            Problem._registry[cls.name] = cls
+
+    def __init__(self, params: dict, source: str = "<input>"):
+        try:
+            self.p = self.Params(**params)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            key = ".".join(str(x) for x in err["loc"])
+            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+            raise InputError(f"{source}: problem.{key}: {msg} (problem {self.name!r})") from None
+
+    # --- hooks --------------------------------------------------------------------------------------
+    @property
+    @abstractmethod
+    def periodic(self) -> tuple[bool, ...]:
+        """Periodicity per array axis ((x,) or (y, x))."""
+
+    @abstractmethod
+    def initial_moments(self, centres: tuple[np.ndarray, ...], spacing: tuple[float, ...],
+                        basis: Basis, quad: Quadrature) -> np.ndarray:
+        """Cell-averaged initial moments on the owned cells, shape (cells…, n)."""
+
+    def boundary_conditions(self, quad: Quadrature) -> list[tuple[BoundaryCondition, BoundaryCondition]]:
+        """(low, high) condition per array axis; periodic axes get 'periodic'."""
+        return [(BoundaryCondition("periodic"),) * 2 for _ in range(self.dim)]
+
+    def coefficients(self, centres: tuple[np.ndarray, ...]) -> Coefficients:
+        """σs, σa and source on the owned cells (scalars when constant)."""
+        return Coefficients()
+
+    def describe(self) -> str:
+        return f"{self.name} ({', '.join(f'{k}={v}' for k, v in self.p.model_dump().items())})"
+
+
+def isotropic_moments(density: np.ndarray, basis: Basis, quad: Quadrature) -> np.ndarray:
+    """Moments of the isotropic angular density with scalar density ``density`` (= u0), per cell."""
+    return basis.isotropic(np.asarray(density, float), quad)
+
+
+def cell_average(func, centres: tuple[np.ndarray, ...], spacing: tuple[float, ...], points: int = 4):
+    """Average of ``func(*coords)`` over each cell by a ``points``-point Gauss rule per axis.
+
+    ``centres`` are the per-axis owned-cell centres in array order; the result has the shape of the
+    owned block. Exact for polynomials of degree 2·points − 1 in each direction.
+    """
+    xi, wi = np.polynomial.legendre.leggauss(points)
+    wi = wi / 2.0
+    grids = np.meshgrid(*centres, indexing="ij")
+    total = 0.0
+    for idx in np.ndindex(*(points,) * len(centres)):
+        coords = [g + 0.5 * h * xi[i] for g, h, i in zip(grids, spacing, idx)]
+        total = total + np.prod([wi[i] for i in idx]) * func(*coords)
+    return total
+
+
+def available() -> list[str]:
+    _import_builtin()
+    return sorted(Problem._registry)
+
+
+def get_problem(name: str, params: dict, source: str = "<input>") -> Problem:
+    """Instantiate the problem registered as ``name`` with its validated parameters."""
+    _import_builtin()
+    try:
+        cls = Problem._registry[name]
+    except KeyError:
+        raise InputError(f"{source}: problem.name: unknown problem {name!r}; available: "
+                         f"{', '.join(available())}") from None
+    return cls(params, source)
+
+
+def _import_builtin() -> None:
+    from . import checkerboard, inflow, line_source, periodic2d, plane_source  # noqa: F401
