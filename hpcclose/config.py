@@ -70,15 +70,28 @@ class VelocityConfig(_Section):
 
 
 class ClosureConfig(BaseModel):
-    """``name`` picks the closure; every other key is passed to it (and checked by it)."""
+    """``name`` picks the closure; a sub-table named after a closure holds its options.
+
+    ``[closure.newton] tol = 1e-10`` configures newton whether or not it is the chosen one, so an input
+    can carry options for several closures and ``--set closure.name=pn`` just works.
+    """
 
     model_config = ConfigDict(extra="allow", frozen=True)
     name: str = "newton"
     on_failure: Literal["abort", "accept"] = "abort"
 
+    @model_validator(mode="after")
+    def _tables_only(self):
+        for key, value in (self.model_extra or {}).items():
+            if not isinstance(value, dict):
+                raise ValueError(f"unknown key {key!r}: closure options go in a table [closure.<name>], "
+                                 f"e.g. [closure.{self.name}] {key} = …")
+        return self
+
     @property
     def options(self) -> dict[str, Any]:
-        return dict(self.model_extra or {})
+        """Options of the chosen closure (its sub-table, or none)."""
+        return dict((self.model_extra or {}).get(self.name, {}))
 
 
 class SchemeConfig(_Section):

@@ -7,6 +7,7 @@ or α·m (linear P_N: α are then the expansion coefficients); ``linear`` tells 
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -118,7 +119,12 @@ def get_closure(name: str, basis: Basis, quad: Quadrature, **options) -> Closure
     try:
         cls = Closure._registry[name]
     except KeyError:
-        raise InputError(f"unknown closure {name!r}; available: {', '.join(available())}") from None
+        raise InputError(f"closure.name: unknown closure {name!r}; available: {', '.join(available())}") from None
+    accepted = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "basis", "quad")]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise InputError(f"closure.{name}.{unknown[0]}: unknown option for closure {name!r}; "
+                         f"options: {', '.join(accepted) or 'none'}")
     return cls(basis, quad, **options)
 
 

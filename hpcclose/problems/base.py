@@ -118,4 +118,4 @@ def get_problem(name: str, params: dict, source: str = "<input>") -> Problem:
 
 
 def _import_builtin() -> None:
-    from . import checkerboard, inflow, line_source, periodic2d, plane_source  # noqa: F401
+    from . import checkerboard, inflow, line_source, periodic1d, periodic2d, plane_source  # noqa: F401
