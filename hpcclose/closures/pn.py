@@ -43,6 +43,8 @@ class PNClosure(Closure):
         """Expansion coefficients α = M⁻¹u (ncells, n); ``alpha0`` is ignored (the map is linear)."""
         u = np.asarray(u, dtype=float)
         shape = u.shape
+        if u.ndim == 0 or shape[-1] != self.n:
+            raise ValueError(f"pn: moments must have shape (ncells, {self.n}), got {shape}")
         u = u.reshape(-1, self.n)
         self.check_realizable(u, where="pn")
         alpha = scipy.linalg.cho_solve(self._cho, u.T, check_finite=False).T

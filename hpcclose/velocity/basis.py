@@ -89,7 +89,8 @@ class Basis:
         if self.dim == 1:
             return np.array([[(-1.0) ** k for (k,) in self.exponents]])
         if self.kind == "monomial":
-            return np.array([[(-1.0) ** a for a, _ in self.exponents], [(-1.0) ** b for _, b in self.exponents]])
+            return np.array([[(-1.0) ** a for a, _ in self.exponents],
+                             [(-1.0) ** b for _, b in self.exponents]])
         # real harmonics: cos(mφ) (m ≥ 0) and sin(|m|φ) (m < 0); vx → −vx is φ → π − φ, vy → −vy is φ → −φ
         fx = [(-1.0) ** m if m >= 0 else (-1.0) ** (-m + 1) for _, m in self.exponents]
         fy = [1.0 if m >= 0 else -1.0 for _, m in self.exponents]
@@ -119,9 +120,18 @@ class Basis:
         """
         if self.kind == "monomial":
             return np.eye(self.n)
+        if self.kind == "legendre":  # exact coefficients (lstsq leaves ~1e−14 round-off at N = 8)
+            T = np.zeros((self.n, self.n))
+            for k in range(self.n):
+                c = np.polynomial.legendre.leg2poly(np.eye(k + 1)[k])
+                T[k, : c.size] = c
+            return T
         q = self.reference_quadrature
         mono = Basis("monomial", self.dim, self.N).evaluate(q)
-        return np.linalg.lstsq(mono, self.evaluate(q), rcond=None)[0].T
+        T = np.linalg.lstsq(mono, self.evaluate(q), rcond=None)[0].T
+        T[np.abs(T) < 1e-12] = 0.0  # exact zeros stay zero (round-off of the fit is ~1e−15)
+        T[0] = np.eye(self.n)[0]  # m_0 = mono_0 = 1 exactly
+        return T
 
     def is_realizable(self, u: np.ndarray) -> np.ndarray:
         """True for moment vectors in the interior of the realizable set (batched over leading axes)."""

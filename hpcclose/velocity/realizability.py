@@ -25,6 +25,9 @@ def normalised_monomial(basis: Basis, u: np.ndarray) -> tuple[np.ndarray, np.nda
     """(u0, ū/u0) with ū the monomial moments of ``u``; u0 ≤ 0 gives NaN moments."""
     u = np.atleast_2d(np.asarray(u, dtype=float))
     mono = np.linalg.solve(basis.to_monomial, u.reshape(-1, basis.n).T).T.reshape(u.shape)
+    # m_0 ≡ 1 in every basis, so ū0 = u0 exactly: take it from u (the solve may leave round-off that
+    # turns u0 = 0 into ±1e−18 and the margin into a huge finite number instead of −inf)
+    mono[..., 0] = u[..., 0]
     u0 = mono[..., 0]
     with np.errstate(divide="ignore", invalid="ignore"):
         w = np.where(u0[..., None] > 0, mono / u0[..., None], np.nan)
