@@ -86,11 +86,20 @@ def m2_boundary_distance(w1: np.ndarray, w2: np.ndarray) -> np.ndarray:
     """
     w1, w2 = np.broadcast_arrays(np.asarray(w1, float), np.asarray(w2, float))
     d_top = np.hypot(np.maximum(np.abs(w1) - 1.0, 0.0), 1.0 - w2)
-    d_par = np.full(w1.shape, np.inf)
-    for idx in np.ndindex(w1.shape):
-        roots = np.roots([2.0, 0.0, 1.0 - 2.0 * w2[idx], -w1[idx]])
-        t = np.clip(roots[np.abs(roots.imag) < 1e-9].real, -1.0, 1.0)
-        d_par[idx] = np.min(np.hypot(t - w1[idx], t * t - w2[idx]))
+    # real roots of the depressed cubics t³ + p t + q = 0, all at once (Cardano / trigonometric form)
+    p, q = (0.5 - w2).ravel(), (-0.5 * w1).ravel()
+    disc = (q / 2) ** 2 + (p / 3) ** 3
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sq = np.sqrt(np.maximum(disc, 0.0))
+        one = np.cbrt(-q / 2 + sq) + np.cbrt(-q / 2 - sq)
+        r = 2.0 * np.sqrt(np.maximum(-p / 3, 0.0))
+        phi = np.arccos(np.clip(3 * q / (p * r + (p == 0)), -1.0, 1.0)) / 3
+        three = r[:, None] * np.cos(phi[:, None] - 2 * np.pi * np.arange(3) / 3)
+    t = np.where((disc < 0)[:, None], three, one[:, None])
+    t = np.clip(t, -1.0, 1.0)
+    d_par = np.min(np.hypot(t - w1.ravel()[:, None], t * t - w2.ravel()[:, None]), axis=1)
+    # the parabola's end points (±1, 1) are always candidates (clipped roots cover them too)
+    d_par = np.minimum(d_par, np.hypot(np.abs(w1.ravel()) - 1.0, 1.0 - w2.ravel())).reshape(w1.shape)
     inside = (w2 > w1 * w1) & (w2 < 1.0)
     d = np.minimum(d_top, d_par)
     return np.where(inside, d, -d)

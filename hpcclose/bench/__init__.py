@@ -1,0 +1,1 @@
+"""Benchmarks behind ``hpcclose bench …``: each writes JSON + PNG and prints a table."""

@@ -1,0 +1,132 @@
+"""``hpcclose bench closures``: moments per second of every closure on [B] Table 2-style moment sets.
+
+For each order (1D M1, M2; monomial basis, Gauss–Legendre rule), each moment set (uniform, interior,
+near the boundary at the given distances) and each size, every closure computes the multipliers of the
+whole batch; the best of ``repeat`` timings is kept. ``newton_warm`` starts from the α of the same
+moments perturbed by 1 % (the situation inside a time step). Results: JSON, a PNG plot and a table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..closures import get_closure
+from ..velocity import gauss_legendre, make_basis
+from .moment_sets import moment_set, perturb
+
+
+@dataclass
+class Row:
+    order: int
+    closure: str
+    moment_set: str
+    size: int
+    seconds: float
+    moments_per_s: float
+    moments_per_s_per_thread: float
+    iterations_mean: float
+    iterations_max: int
+    regularised: int
+    failed: int
+    threads: int
+
+
+def _time(fn, repeat: int) -> tuple[float, object]:
+    best, out = np.inf, None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, out
+
+
+def run(orders=(1, 2), sizes=(10**3, 10**4, 10**5, 10**6), sets=("uniform", "interior", "boundary:1e-2",
+        "boundary:1e-3"), closures=("newton", "newton_warm", "m1_exact", "pn"), quadrature: int = 30,
+        tol: float = 1e-9, repeat: int = 3, seed: int = 0, log=print) -> list[Row]:
+    """Measure every combination; returns one :class:`Row` each."""
+    import numba
+
+    threads = numba.get_num_threads()
+    rows = []
+    for order in orders:
+        basis, quad = make_basis("monomial", 1, order), gauss_legendre(quadrature)
+        for spec in sets:
+            kind, _, dist = spec.partition(":")
+            for size in sizes:
+                u = moment_set(order, kind, size, seed, float(dist or 1e-2))
+                for name in closures:
+                    if name == "m1_exact" and order != 1:
+                        continue
+                    base = "newton" if name.startswith("newton") else name
+                    opts = {"tol": tol} if base == "newton" else {}
+                    closure = get_closure(base, basis, quad, **opts)
+                    if name == "newton_warm":
+                        rng = np.random.default_rng(seed + 1)
+                        start, _ = closure.multipliers(perturb(u, 0.01, rng, basis.is_realizable))
+                        fn = lambda c=closure, s=start: c.multipliers(u, s)  # noqa: E731
+                    else:
+                        fn = lambda c=closure: c.multipliers(u)  # noqa: E731
+                    closure.multipliers(u[: min(size, 100)])  # compile outside the timing
+                    sec, (_, st) = _time(fn, repeat)
+                    row = Row(order, name, spec, size, sec, size / sec, size / sec / threads, st.iterations_mean,
+                              st.iterations_max, int(st.regularised.size), int(st.failed.size), threads)
+                    rows.append(row)
+                    log(format_row(row))
+    return rows
+
+
+def format_row(r: Row) -> str:
+    return (f"M{r.order} {r.closure:<12} {r.moment_set:<14} {r.size:>9d} {r.seconds:10.4f} s "
+            f"{r.moments_per_s_per_thread:11.3e}/s/thread  it {r.iterations_mean:6.2f}/{r.iterations_max:<4d} "
+            f"reg {r.regularised:<7d} fail {r.failed}")
+
+
+HEADER = (f"{'order':<2} {'closure':<12} {'set':<14} {'size':>9} {'time':>12} {'rate':>21}  "
+          f"iterations mean/max, regularised, failed")
+
+
+def machine() -> dict:
+    return {"node": platform.node(), "processor": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(), "python": platform.python_version()}
+
+
+def save(rows: list[Row], out: Path, settings: dict) -> tuple[Path, Path]:
+    """Write ``closures.json`` and ``closures.png`` into ``out`` (temporary name, then rename)."""
+    out.mkdir(parents=True, exist_ok=True)
+    js = out / "closures.json"
+    tmp = js.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps({"settings": settings, "machine": machine(), "rows": [asdict(r) for r in rows]},
+                              indent=1))
+    os.replace(tmp, js)
+    png = out / "closures.png"
+    _plot(rows, png)
+    return js, png
+
+
+def _plot(rows: list[Row], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    orders = sorted({r.order for r in rows})
+    fig, axes = plt.subplots(1, len(orders), figsize=(6 * len(orders), 4.5), squeeze=False)
+    for ax, order in zip(axes[0], orders):
+        for key in sorted({(r.closure, r.moment_set) for r in rows if r.order == order}):
+            sel = sorted((r for r in rows if (r.order, r.closure, r.moment_set) == (order, *key)), key=lambda r: r.size)
+            ax.loglog([r.size for r in sel], [r.moments_per_s_per_thread for r in sel], "o-", label=" ".join(key))
+        ax.set(title=f"1D M{order}", xlabel="moments in the batch", ylabel="moments / s / thread")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)
