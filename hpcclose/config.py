@@ -137,6 +137,7 @@ class Config(_Section):
     parallel: ParallelConfig = ParallelConfig()
     source: str = Field("<input>", exclude=True, description="file the config came from")
     text: str = Field("", exclude=True, description="the input text, kept for output files")
+    overrides: tuple[str, ...] = Field((), exclude=True, description="--set overrides applied to the text")
 
     @model_validator(mode="after")
     def _quadrature_matches_mesh(self):
@@ -179,7 +180,7 @@ def parse(text: str, source: str = "<input>", overrides: list[str] | None = None
         raise InputError(f"{source}: not valid TOML: {exc}") from None
     data = apply_overrides(data, overrides or [], source)
     try:
-        return Config(**data, source=source, text=text)
+        return Config(**data, source=source, text=text, overrides=tuple(overrides or ()))
     except ValidationError as exc:
         err = exc.errors()[0]
         key = _location(err["loc"])

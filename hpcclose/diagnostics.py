@@ -10,7 +10,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
-PHASES = ("closure", "halo", "flux", "other")
+PHASES = ("closure", "halo", "flux", "io", "other")
 
 
 class PhaseTimer:

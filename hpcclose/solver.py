@@ -104,6 +104,8 @@ class Simulation:
             with self.timer("other"):
                 self._check_state(f"t = {self.t:.6g}, step {self.step_count}")
         alpha, stats = self._close(u)
+        if self.cfg.scheme.realizability_reconstruction and not self.closure.linear:
+            u[...] = self.closure.moments(alpha).reshape(u.shape)  # state := moments of the ansatz
         if self._stage == 0:
             with self.timer("other"):
                 self._record(u, alpha, stats)
@@ -128,9 +130,9 @@ class Simulation:
         return self.du
 
     # --- stepping ------------------------------------------------------------------------------------
-    def step(self) -> float:
-        """Advance one time step (the last one clipped to t_final); returns the step size taken."""
-        dt = min(self.dt, self.cfg.scheme.t_final - self.t)
+    def step(self, t_stop: float | None = None) -> float:
+        """Advance one time step, clipped to t_final (and to ``t_stop``, e.g. an output time)."""
+        dt = min(self.dt, self.cfg.scheme.t_final - self.t, np.inf if t_stop is None else t_stop - self.t)
         self._stage = 0
         self._step_start = time.perf_counter()
         self.integrator.step(self.u, self.t, dt)
@@ -142,6 +144,21 @@ class Simulation:
         s = self.cfg.scheme
         end = self.t >= s.t_final * (1 - 1e-12)
         return end or (s.max_steps is not None and self.step_count >= s.max_steps)
+
+    def prime(self) -> np.ndarray:
+        """Close the current state once if no α is known yet (for output before the first step)."""
+        if self.alpha is None:
+            self.alpha, _ = self._close(self.u)
+        return self.alpha
+
+    def restore(self, u: np.ndarray, alpha: np.ndarray | None, t: float, step: int) -> None:
+        """Continue from a checkpointed state (owned blocks); α restores the warm start bit for bit."""
+        if u.shape != self.u.shape:
+            raise InputError(f"checkpoint block {u.shape} does not match this run's {self.u.shape}")
+        self.u[...] = u
+        self.alpha = None if alpha is None else np.ascontiguousarray(alpha.reshape(-1, self.n))
+        self.t, self.step_count = float(t), int(step)
+        self._check_state(f"restart at t = {self.t:.6g}, step {self.step_count}")
 
     def finalize(self) -> StepRecord:
         """Guard and diagnose the final state (one extra closure call); returns its record."""

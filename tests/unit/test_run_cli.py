@@ -1,0 +1,96 @@
+"""`hpcclose run` / `restart` as a user launches them: run directories, clean stops, crash safety."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from conftest import MPIEXEC, ROOT, run_mpi
+from hpcclose.io.checkpoint import is_complete, latest_checkpoint
+
+PLANE = ROOT / "inputs" / "plane_source_m2.toml"
+PERIODIC = ROOT / "inputs" / "periodic_2d_m1.toml"
+CLI = [sys.executable, "-m", "hpcclose"]
+
+
+def _run(nranks: int, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    return run_mpi(nranks, [*CLI, *args, "--no-progress"], timeout=timeout)
+
+
+def _final_u(run_dir: Path) -> np.ndarray:
+    last = sorted(run_dir.glob("fields_*.h5"))[-1]
+    with h5py.File(last, "r") as f:
+        return f["fields/u"][...]
+
+
+def test_refuses_to_overwrite_results(tmp_path):
+    args = ["run", str(PLANE), "--set", f"output.dir='{tmp_path / 'r'}'", "--set", "scheme.max_steps=3",
+            "--set", "mesh.cells=20"]
+    assert _run(1, *args).returncode == 0
+    again = _run(1, *args)
+    assert again.returncode == 2 and "already holds results" in again.stderr and "--overwrite" in again.stderr
+    assert _run(1, *args, "--overwrite").returncode == 0
+
+
+def test_cli_restart_on_other_rank_count_continues_the_run(tmp_path):
+    common = ["--set", "mesh.cells=40", "--set", "output.every_steps=4"]
+    full, part = tmp_path / "full", tmp_path / "part"
+    assert _run(2, "run", str(PLANE), *common, "--set", f"output.dir='{full}'",
+                "--set", "scheme.max_steps=8").returncode == 0
+    assert _run(2, "run", str(PLANE), *common, "--set", f"output.dir='{part}'",
+                "--set", "scheme.max_steps=4").returncode == 0
+    res = _run(3, "restart", str(part), "--set", "scheme.max_steps=8")
+    assert res.returncode == 0, res.stderr
+    np.testing.assert_allclose(_final_u(part), _final_u(full), rtol=0, atol=1e-12)
+    assert len(list(part.glob("fields_*.h5"))) == len(list(full.glob("fields_*.h5")))
+
+
+def _launch(run_dir: Path, *extra: str) -> subprocess.Popen:
+    env = {**os.environ, "NUMBA_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.Popen([MPIEXEC, "-n", "2", *CLI, "run", str(PERIODIC), "--no-progress",
+                             "--set", f"output.dir='{run_dir}'", "--set", "mesh.cells=[48,48]",
+                             "--set", "velocity.quadrature=[8,8]", *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                            start_new_session=True)
+
+
+def _wait_for(path: Path, proc: subprocess.Popen, limit: float = 120) -> None:
+    end = time.monotonic() + limit
+    while not path.exists():
+        assert proc.poll() is None, proc.communicate()[0]
+        assert time.monotonic() < end, f"{path} never appeared"
+        time.sleep(0.2)
+
+
+def test_sigterm_checkpoints_and_exits_cleanly(tmp_path):
+    proc = _launch(tmp_path / "r", "--set", "output.every_steps=5")
+    _wait_for(tmp_path / "r" / "fields_00001.h5", proc)
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGTERM)  # to mpiexec, which forwards it to both ranks (as srun does)
+    out, _ = proc.communicate(timeout=60)
+    assert time.monotonic() - t0 < 30
+    assert proc.returncode == 0, out
+    assert "stopped (SIGTERM" in out
+    ckpt = latest_checkpoint(tmp_path / "r")
+    assert ckpt is not None and is_complete(ckpt)
+
+
+def test_sigkill_during_output_keeps_previous_checkpoint(tmp_path):
+    run_dir = tmp_path / "r"
+    proc = _launch(run_dir, "--set", "output.every_steps=1", "--set", "output.checkpoint_every_steps=1")
+    _wait_for(run_dir / "checkpoint_00000003.h5", proc)
+    time.sleep(0.37)  # somewhere inside the stream of writes
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    ckpt = latest_checkpoint(run_dir)
+    assert ckpt is not None and is_complete(ckpt)
+    with h5py.File(ckpt, "r") as f:
+        u = f["fields/u"][...]
+    assert u.shape == (48, 48, 3) and np.all(np.isfinite(u))
