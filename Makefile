@@ -16,7 +16,10 @@ setup:
 	@bash scripts/setup.sh
 
 demo: setup
-	$(MPIEXEC) -n 2 $(VENV)/bin/hpcclose info
+	NUMBA_NUM_THREADS=1 $(MPIEXEC) -n 2 $(VENV)/bin/hpcclose run inputs/plane_source_m2.toml --overwrite \
+		--set output.dir='"runs/demo"' --no-progress
+	$(VENV)/bin/hpcclose plot runs/demo --exact
+	@echo "demo results: runs/demo/ (fields_*.h5 + fields.xdmf for ParaView, diagnostics.csv, plots/*.png)"
 
 test: setup
 	@$(MAKE) --no-print-directory test-serial test-mpi

@@ -27,6 +27,10 @@ class PhaseTimer:
         finally:
             self.totals[phase] += time.perf_counter() - t0
 
+    def snapshot(self) -> dict[str, float]:
+        """Cumulative seconds per timed phase, as StepRecord fields (closure_s, halo_s, …)."""
+        return {f"{k}_s": v for k, v in self.totals.items() if k != "other"}
+
     def shares(self, wall: float) -> dict[str, float]:
         """Fraction of ``wall`` per phase; 'other' absorbs what the named phases did not time."""
         timed = sum(v for k, v in self.totals.items() if k != "other")
@@ -50,6 +54,10 @@ class StepRecord:
     regularised: int
     failed: int
     wall: float
+    closure_s: float = 0.0
+    halo_s: float = 0.0
+    flux_s: float = 0.0
+    io_s: float = 0.0
 
 
 @dataclass

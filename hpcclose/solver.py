@@ -178,7 +178,8 @@ class Simulation:
         rec = StepRecord(step=self.step_count, t=self.t, mass=tot[0], entropy=tot[1], min_u0=mn[0],
                          margin=mn[1], iterations_mean=tot[2] / max(tot[5], 1), iterations_max=int(-mn[2]),
                          regularised=int(tot[3]), failed=int(tot[4]),
-                         wall=time.perf_counter() - getattr(self, "_step_start", time.perf_counter()))
+                         wall=time.perf_counter() - getattr(self, "_step_start", time.perf_counter()),
+                         **self.timer.snapshot())
         self.history.append(rec)
         return rec
 
