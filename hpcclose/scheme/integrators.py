@@ -1,0 +1,117 @@
+"""Explicit strong-stability-preserving time integrators over a right-hand side ``rhs(u, t) -> du``.
+
+Each scheme is a convex combination of forward-Euler steps (SSP coefficient 1), so the positivity
+time step of the spatial scheme (:func:`hpcclose.scheme.flux.max_stable_dt`) carries over unchanged.
+
+``rhs`` may return an internal buffer (the same array every call): every stage consumes it before
+the next call. It must not return ``u`` itself. One stage array is allocated at construction (the
+low-storage Shu–Osher forms need no more); :meth:`Integrator.step` updates ``u`` in place with no
+further allocation. Stage times: Euler t; SSP-RK2 t, t + Δt; SSP-RK3 t, t + Δt, t + Δt/2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import ClassVar
+
+import numpy as np
+from numba import njit, prange
+
+Rhs = Callable[[np.ndarray, float], np.ndarray]
+
+
+@njit(parallel=True, cache=True)
+def _combine(dst, a, x, b, y, c, z):
+    """dst = a·x + b·y + c·z elementwise on flat arrays (dst may alias x or y)."""
+    for i in prange(dst.size):
+        dst[i] = a * x[i] + b * y[i] + c * z[i]
+
+
+def _flat(a: np.ndarray) -> np.ndarray:
+    if not a.flags.c_contiguous:
+        raise ValueError("time integrators need C-contiguous state arrays")
+    return a.reshape(-1)
+
+
+class Integrator:
+    """Base class; subclasses set ``name`` (registry key), ``order``, ``stages`` and :meth:`_step`."""
+
+    name: ClassVar[str] = ""
+    order: ClassVar[int] = 0
+    stages: ClassVar[int] = 0
+    _registry: ClassVar[dict[str, type[Integrator]]] = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.name:
+            Integrator._registry[cls.name] = cls
+
+    def __init__(self, rhs: Rhs, like: np.ndarray):
+        self.rhs = rhs
+        self._v = np.empty(np.shape(like), dtype=np.float64)  # the one stage array all schemes need
+
+    def _L(self, u: np.ndarray, t: float) -> np.ndarray:
+        du = self.rhs(u, t)
+        if du is u or du.shape != u.shape:
+            raise ValueError(f"rhs must return a separate array of shape {u.shape}")
+        return _flat(du)
+
+    def step(self, u: np.ndarray, t: float, dt: float) -> np.ndarray:
+        """Advance u from t to t + dt in place; returns u."""
+        if u.shape != self._v.shape:
+            raise ValueError(f"state shape {u.shape} differs from the integrator's {self._v.shape}")
+        self._step(u, _flat(u), _flat(self._v), t, dt)
+        return u
+
+    def _step(self, u, uf, vf, t, dt):
+        raise NotImplementedError
+
+
+class ForwardEuler(Integrator):
+    """u ← u + Δt L(u, t)."""
+
+    name, order, stages = "euler", 1, 1
+
+    def _step(self, u, uf, vf, t, dt):
+        du = self._L(u, t)
+        _combine(uf, 1.0, uf, dt, du, 0.0, du)
+
+
+class SSPRK2(Integrator):
+    """Heun / SSP-RK2: v = u + Δt L(u); u ← ½ u + ½ v + ½ Δt L(v)."""
+
+    name, order, stages = "ssprk2", 2, 2
+
+    def _step(self, u, uf, vf, t, dt):
+        du = self._L(u, t)
+        _combine(vf, 1.0, uf, dt, du, 0.0, du)
+        du = self._L(self._v, t + dt)
+        _combine(uf, 0.5, uf, 0.5, vf, 0.5 * dt, du)
+
+
+class SSPRK3(Integrator):
+    """Shu–Osher SSP-RK3: v = u + Δt L(u); v ← ¾u + ¼v + ¼Δt L(v); u ← ⅓u + ⅔v + ⅔Δt L(v)."""
+
+    name, order, stages = "ssprk3", 3, 3
+
+    def _step(self, u, uf, vf, t, dt):
+        du = self._L(u, t)
+        _combine(vf, 1.0, uf, dt, du, 0.0, du)
+        du = self._L(self._v, t + dt)
+        _combine(vf, 0.75, uf, 0.25, vf, 0.25 * dt, du)
+        du = self._L(self._v, t + 0.5 * dt)
+        _combine(uf, 1.0 / 3.0, uf, 2.0 / 3.0, vf, 2.0 / 3.0 * dt, du)
+
+
+def available() -> list[str]:
+    """Names of the registered integrators."""
+    return sorted(Integrator._registry)
+
+
+def get_integrator(name: str, rhs: Rhs, like: np.ndarray) -> Integrator:
+    """Build the integrator registered as ``name`` for states shaped like ``like``."""
+    try:
+        cls = Integrator._registry[name]
+    except KeyError:
+        raise ValueError(f"unknown time integrator {name!r}; available: {', '.join(available())}") from None
+    return cls(rhs, like)
