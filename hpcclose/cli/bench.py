@@ -28,6 +28,21 @@ def add_arguments(parser) -> None:
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--out", default="bench-out", help="directory for closures.json and closures.png")
 
+    s = sub.add_parser("solver", help="time a run and variants of it (e.g. --compare closure.name=pn) in one process")
+    s.add_argument("input", help="TOML input file")
+    s.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    s.add_argument("--compare", action="append", default=[], metavar="OVERRIDES",
+                   help="a variant: comma-separated overrides, e.g. closure.name=pn; repeatable")
+    s.add_argument("--json", help="write the rows as JSON here")
+
+    w = sub.add_parser("scaling", help="strong/weak scaling: the solver benchmark under mpiexec -n P per P")
+    w.add_argument("input", help="TOML input file")
+    w.add_argument("--ranks", default="1,2", help="rank counts, default 1,2")
+    w.add_argument("--kind", choices=("strong", "weak"), default="strong")
+    w.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    w.add_argument("--mpiexec", default=None, help="launcher (default: the one next to this Python)")
+    w.add_argument("--out", default="bench-out", help="directory for scaling_<kind>.json / .png")
+
 
 def main(args) -> int:
     from ..parallel import mpi
@@ -43,5 +58,24 @@ def main(args) -> int:
                       tuple(args.closures.split(",")), args.quadrature, args.tol, args.repeat, args.seed,
                       log=lambda s: print(s, flush=True))
         js, png = bc.save(rows, Path(args.out), settings)
+        print(f"wrote {js} and {png}")
+    elif args.bench == "solver":
+        from ..bench import solver as bs
+
+        rows = bs.solver(args.input, args.overrides, args.compare)
+        if args.json and mpi.rank() == 0:
+            bs.save(rows, Path(args.json), {"input": args.input, "overrides": args.overrides,
+                                             "compare": args.compare})
+    elif args.bench == "scaling":
+        import sys
+
+        from ..bench import solver as bs
+
+        launcher = args.mpiexec or str(Path(sys.executable).parent / "mpiexec")
+        rows = bs.scaling(args.input, args.overrides, list(_ints(args.ranks)), args.kind, launcher)
+        out = Path(args.out)
+        js = bs.save(rows, out / f"scaling_{args.kind}.json", {"input": args.input, "overrides": args.overrides,
+                                                              "ranks": args.ranks, "kind": args.kind})
+        png = bs.plot_scaling(rows, out / f"scaling_{args.kind}.png", args.kind)
         print(f"wrote {js} and {png}")
     return 0
