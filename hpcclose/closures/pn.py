@@ -38,6 +38,9 @@ class PNClosure(Closure):
             raise InputError(
                 f"closure 'pn': ⟨m mᵀ⟩ under {quad.name} is ill-conditioned for the {basis.describe()} "
                 f"(cond {np.linalg.cond(self.mass):.1e}); use a finer quadrature")
+        # the small n×n inverse, formed once from the factor: a batch then costs one (ncells×n)·(n×n)
+        # product instead of a LAPACK call (which threads badly on small, frequent batches)
+        self._inv_t = np.ascontiguousarray(scipy.linalg.cho_solve(self._cho, np.eye(self.n)).T)
 
     def multipliers(self, u: np.ndarray, alpha0: np.ndarray | None = None) -> tuple[np.ndarray, ClosureStats]:
         """Expansion coefficients α = M⁻¹u (ncells, n); ``alpha0`` is ignored (the map is linear)."""
@@ -47,5 +50,5 @@ class PNClosure(Closure):
             raise ValueError(f"pn: moments must have shape (ncells, {self.n}), got {shape}")
         u = u.reshape(-1, self.n)
         self.check_realizable(u, where="pn")
-        alpha = scipy.linalg.cho_solve(self._cho, u.T, check_finite=False).T
-        return np.ascontiguousarray(alpha).reshape(shape), ClosureStats(ncells=u.shape[0])
+        alpha = u @ self._inv_t
+        return alpha.reshape(shape), ClosureStats(ncells=u.shape[0])
