@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 def normalised_monomial(basis: Basis, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(u0, ū/u0) with ū the monomial moments of ``u``; u0 ≤ 0 gives NaN moments."""
     u = np.atleast_2d(np.asarray(u, dtype=float))
-    mono = np.linalg.solve(basis.to_monomial, u.reshape(-1, basis.n).T).T.reshape(u.shape)
+    # ū = T⁻¹ u; nothing to do for monomial bases (T = I), which the time loop checks every step
+    mono = u.copy() if basis.kind == "monomial" else u @ np.linalg.inv(basis.to_monomial).T
     # m_0 ≡ 1 in every basis, so ū0 = u0 exactly: take it from u (the solve may leave round-off that
     # turns u0 = 0 into ±1e−18 and the margin into a huge finite number instead of −inf)
     mono[..., 0] = u[..., 0]
@@ -34,8 +35,20 @@ def normalised_monomial(basis: Basis, u: np.ndarray) -> tuple[np.ndarray, np.nda
     return u0, w
 
 
+def _smallest_eigenvalue(m: np.ndarray) -> np.ndarray:
+    """λ_min of stacked symmetric matrices; closed forms for 1×1 and 2×2 (the common M1/M2 cases run
+    every time step, where LAPACK's per-matrix overhead would dominate)."""
+    k = m.shape[-1]
+    if k == 1:
+        return m[..., 0, 0]
+    if k == 2:
+        a, b, c = m[..., 0, 0], m[..., 0, 1], m[..., 1, 1]
+        return 0.5 * (a + c) - np.hypot(0.5 * (a - c), b)
+    return np.linalg.eigvalsh(m)[..., 0]
+
+
 def _min_eig(mats: list[np.ndarray]) -> np.ndarray:
-    return np.min(np.stack([np.linalg.eigvalsh(m)[..., 0] for m in mats], axis=-1), axis=-1)
+    return np.min(np.stack([_smallest_eigenvalue(m) for m in mats], axis=-1), axis=-1)
 
 
 def _hankel_1d(w: np.ndarray, N: int) -> list[np.ndarray]:
