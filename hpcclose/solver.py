@@ -109,13 +109,17 @@ class Simulation:
         if self._stage == 0:
             with self.timer("other"):
                 self._record(u, alpha, stats)
-        owned = self.decomp.owned
+        # owned nodal values are computed while the ghost α are in flight (overlap), ghosts after
+        owned, m, linear = self.decomp.owned, self.closure.m, self.closure.linear
         with self.timer("halo"):
             self.alpha_ext[owned] = alpha.reshape(u.shape)
             self.halo.start(self.alpha_ext)
+        with self.timer("flux"):
+            fluxmod.nodal_values(self.alpha_ext, m, linear, out=self.f_ext, part="owned")
+        with self.timer("halo"):
             self.halo.finish(self.alpha_ext)
         with self.timer("flux"):
-            fluxmod.nodal_values(self.alpha_ext, self.closure.m, self.closure.linear, out=self.f_ext)
+            fluxmod.nodal_values(self.alpha_ext, m, linear, out=self.f_ext, part="ghosts")
             apply_boundaries(self.f_ext, self.bcs, self.walls)
             s = self.cfg.scheme
             if self.dim == 1:

@@ -312,36 +312,56 @@ def _ansatz_run(alpha, mT, linear, out, c0, c1, scratch):
             _exp_inplace(out[b0:b1].reshape(L), scratch[:L])
 
 
+#: which cells ``nodal_values`` fills: everything, the owned cells only, or the ghosts only (the
+#: latter two let the owned cells be evaluated while the halo exchange is in flight)
+PARTS = {"all": 0, "owned": 1, "ghosts": 2}
+
+
 @njit(parallel=True, fastmath=_FM, cache=True)
-def _nodal_values_1d(alpha_ext, mT, linear, out):
+def _nodal_values_1d(alpha_ext, mT, linear, out, part):
     nr = alpha_ext.shape[0]
-    nchunk = min(nr, NCHUNK)
+    if part == 2:  # the two ghost layers on each side
+        scratch = np.empty(max(_EXP_BLOCK, mT.shape[1]))
+        _ansatz_run(alpha_ext, mT, linear, out, 0, NG, scratch)
+        _ansatz_run(alpha_ext, mT, linear, out, nr - NG, nr, scratch)
+        return out
+    lo, hi = (NG, nr - NG) if part == 1 else (0, nr)
+    nchunk = min(hi - lo, NCHUNK)
     for c in prange(nchunk):
         scratch = np.empty(max(_EXP_BLOCK, mT.shape[1]))
-        _ansatz_run(alpha_ext, mT, linear, out, c * nr // nchunk, (c + 1) * nr // nchunk, scratch)
+        _ansatz_run(alpha_ext, mT, linear, out, lo + c * (hi - lo) // nchunk, lo + (c + 1) * (hi - lo) // nchunk,
+                    scratch)
     return out
 
 
 @njit(parallel=True, fastmath=_FM, cache=True)
-def _nodal_values_2d(alpha_ext, mT, linear, out):
+def _nodal_values_2d(alpha_ext, mT, linear, out, part):
     nyx, nxx = alpha_ext.shape[0], alpha_ext.shape[1]
     for r in prange(nyx):
         scratch = np.empty(max(_EXP_BLOCK, mT.shape[1]))
-        if r < NG or r >= nyx - NG:  # a ghost row: its corner cells are never read by the flux
-            out[r, :NG, :] = 0.0
-            out[r, nxx - NG:, :] = 0.0
-            _ansatz_run(alpha_ext[r], mT, linear, out[r], NG, nxx - NG, scratch)
-        else:
+        ghost_row = r < NG or r >= nyx - NG
+        if ghost_row:
+            if part != 1:  # ghost rows hold ghosts only; their corner cells are never read
+                out[r, :NG, :] = 0.0
+                out[r, nxx - NG:, :] = 0.0
+                _ansatz_run(alpha_ext[r], mT, linear, out[r], NG, nxx - NG, scratch)
+        elif part == 0:
             _ansatz_run(alpha_ext[r], mT, linear, out[r], 0, nxx, scratch)
+        elif part == 1:
+            _ansatz_run(alpha_ext[r], mT, linear, out[r], NG, nxx - NG, scratch)
+        else:  # the x-ghost cells of an owned row
+            _ansatz_run(alpha_ext[r], mT, linear, out[r], 0, NG, scratch)
+            _ansatz_run(alpha_ext[r], mT, linear, out[r], nxx - NG, nxx, scratch)
     return out
 
 
 def nodal_values(alpha_ext: np.ndarray, m: np.ndarray, linear: bool,
-                 out: np.ndarray | None = None) -> np.ndarray:
+                 out: np.ndarray | None = None, part: str = "all") -> np.ndarray:
     """Ansatz at the nodes, f_q = exp(α·m_q) (or α·m_q if ``linear``), on an extended array.
 
     ``alpha_ext`` is (nx + 4, n) or (ny + 4, nx + 4, n); returns (…, Q) (``out`` if given, which
-    must be C-contiguous float64). 2D corner ghosts are set to 0 (they are unused).
+    must be C-contiguous float64). 2D corner ghosts are set to 0 (they are unused). ``part`` is
+    "all", "owned" or "ghosts" (see :data:`PARTS`); the values do not depend on how they are split.
     """
     mT = np.ascontiguousarray(np.asarray(m, dtype=np.float64).T)
     alpha_ext = np.ascontiguousarray(alpha_ext, dtype=np.float64)
@@ -352,10 +372,12 @@ def nodal_values(alpha_ext: np.ndarray, m: np.ndarray, linear: bool,
         out = np.empty(shape)
     elif out.shape != shape or out.dtype != np.float64 or not out.flags.c_contiguous:
         raise ValueError(f"nodal_values: out must be C-contiguous float64 of shape {shape}, got {out.shape}")
+    if part not in PARTS:
+        raise ValueError(f"nodal_values: part must be one of {', '.join(PARTS)}, got {part!r}")
     if alpha_ext.ndim == 2:
-        return _nodal_values_1d(alpha_ext, mT, bool(linear), out)
+        return _nodal_values_1d(alpha_ext, mT, bool(linear), out, PARTS[part])
     if alpha_ext.ndim == 3:
-        return _nodal_values_2d(alpha_ext, mT, bool(linear), out)
+        return _nodal_values_2d(alpha_ext, mT, bool(linear), out, PARTS[part])
     raise ValueError(f"nodal_values: alpha_ext must be 2D or 3D, got shape {alpha_ext.shape}")
 
 
