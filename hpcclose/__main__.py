@@ -15,6 +15,7 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("hpcclose.cli.run", "run a simulation from a TOML input file"),
     "restart": ("hpcclose.cli.restart", "continue a run from a checkpoint, on any number of ranks"),
+    "sample": ("hpcclose.cli.sample", "sample closure training/test data in multiplier space into HDF5"),
     "plot": ("hpcclose.cli.plot", "PNG figures of a run: profiles / colour maps and diagnostics histories"),
     "bench": ("hpcclose.cli.bench", "benchmarks: closures (moments/s), solver (time ratios), scaling (speedup)"),
     "info": ("hpcclose.cli.info", "versions, MPI, parallel HDF5, threads and GPUs of this installation"),

@@ -1,0 +1,168 @@
+"""Training and test data for data-driven closures, sampled in multiplier space (no optimisation).
+
+[A §3.3], SCIENCE.md §4: choose the normalised multipliers α̃ = (α1 … α_{n−1}); the rest follows by
+quadrature, so the data are exact up to the quadrature rule (no Newton tolerance):
+
+    α0 = −log⟨exp(α̃·m̃)⟩          ⇒ u0 = ⟨G_α⟩ = 1, G_α = exp(α·m), m0 ≡ 1
+    u  = ⟨m G_α⟩ = (1, ω̃)          (ω̃ = ũ/u0 = ũ)
+    h  = α·u − u0 = α·(1, ω̃) − 1   (h = ⟨G log G − G⟩, the Maxwell–Boltzmann entropy, SCIENCE §2)
+
+Conventions: ⟨·⟩ = Σ_q w_q (·)(v_q) with the quadrature's own weights (sum 2 in 1D, 4π on the sphere),
+the same ⟨·⟩ the Newton closure solves with, so (α, u, h) are the Newton closure's answer for u under that
+quadrature. α0 and h depend on that weight convention by the constant −log Σw; ω̃ and α̃ do not.
+
+Samplers
+--------
+* :func:`sample_grid` — uniform tensor grid of α̃ [A 4.1.1]: N=1 α1 ∈ [−65, 65]; N=2 [−10, 10]², 100 × 50.
+* :func:`sample_sobol` — B_{M,τ} = {α̃ : ‖α̃‖₂ < M, λ_min(⟨m mᵀ G_α⟩) > τ} [B eq. 110]: scrambled Sobol
+  points in the cube [−M, M]^{n−1}, rejected outside the ball or when the smallest Hessian eigenvalue of
+  the dual objective at the normalised α (distance-like to ∂R) is ≤ τ. Any basis/dimension.
+* :func:`vary_u0` — test sets with u0 = w0 ≠ 1 [A 4.1.1]: u = w0·(1, ω̃), α0 + log w0,
+  h = w0 h̃ + w0 log w0 [A eq. 27]. :func:`w0_grid` gives the paper's 160 values in [1e−8, 8].
+
+Everything is batched numpy (exp over all nodes of a chunk of samples at once) and deterministic.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import logsumexp
+from scipy.stats import qmc
+
+from ..errors import InputError
+from ..velocity import Basis, Quadrature
+from .datasets import Dataset
+
+# Samples per batched exp pass (bounds the (chunk, Q) temporaries: 65536 × 400 nodes ≈ 200 MB).
+CHUNK = 1 << 14
+# Sobol points drawn per rejection round (a power of two keeps the sequence's balance properties).
+SOBOL_BLOCK = 1 << 14
+
+
+def _provenance(basis: Basis, quad: Quadrature, **extra) -> dict:
+    """The attributes every dataset carries (what was sampled, for which basis and quadrature)."""
+    return {"basis_kind": basis.kind, "basis_dim": basis.dim, "basis_N": basis.N,
+            "quadrature": quad.name, "quadrature_size": quad.size, **extra}
+
+
+def _check_fit(basis: Basis, quad: Quadrature) -> None:
+    if basis.dim != quad.dim:
+        raise InputError(f"sampling: a {quad.dim}D quadrature ({quad.name}) does not fit the "
+                         f"{basis.describe()}")
+    if basis.n < 2:
+        raise InputError("sampling: N = 0 has no multipliers to sample (α̃ is empty); use N ≥ 1")
+
+
+def normalised_multipliers(alpha_tilde: np.ndarray, basis: Basis, quad: Quadrature) -> np.ndarray:
+    """Full α (count, n) with α0 = −log⟨exp(α̃·m̃)⟩, i.e. ⟨G_α⟩ = 1 (log-sum-exp: no overflow)."""
+    at = np.atleast_2d(np.asarray(alpha_tilde, dtype=float))
+    m = basis.evaluate(quad)
+    alpha = np.empty((at.shape[0], basis.n))
+    alpha[:, 1:] = at
+    for s in range(0, at.shape[0], CHUNK):
+        z = at[s:s + CHUNK] @ m[:, 1:].T
+        alpha[s:s + CHUNK, 0] = -logsumexp(z, b=quad.weights, axis=1)
+    return alpha
+
+
+def complete(alpha_tilde: np.ndarray, basis: Basis, quad: Quadrature, **attrs) -> Dataset:
+    """Normalised data (α, u, h) for the multipliers α̃ (count, n−1); ``attrs`` are added as provenance."""
+    _check_fit(basis, quad)
+    at = np.asarray(alpha_tilde, dtype=float).reshape(-1, basis.n - 1)
+    alpha = normalised_multipliers(at, basis, quad)
+    m = basis.evaluate(quad)
+    u = np.empty_like(alpha)
+    # chunked so the (chunk, Q) ansatz values stay small; exponents are ≤ −log min w (normalised α)
+    for s in range(0, alpha.shape[0], CHUNK):
+        G = np.exp(alpha[s:s + CHUNK] @ m.T)
+        u[s:s + CHUNK] = (G * quad.weights) @ m
+    h = np.einsum("ij,ij->i", alpha, u) - u[:, 0]
+    return Dataset(alpha, u, h, _provenance(basis, quad, count=alpha.shape[0], **attrs))
+
+
+def hessian_min_eig(alpha: np.ndarray, basis: Basis, quad: Quadrature) -> np.ndarray:
+    """λ_min of the dual Hessian ⟨m mᵀ exp(α·m)⟩ for every row of α (count, n)."""
+    alpha = np.atleast_2d(np.asarray(alpha, dtype=float))
+    m = basis.evaluate(quad)
+    out = np.empty(alpha.shape[0])
+    for s in range(0, alpha.shape[0], CHUNK):
+        Gw = np.exp(alpha[s:s + CHUNK] @ m.T) * quad.weights
+        H = np.einsum("bq,qj,qk->bjk", Gw, m, m, optimize=True)
+        out[s:s + CHUNK] = np.linalg.eigvalsh(H)[:, 0]
+    return out
+
+
+def grid_alpha(dims: int, size: int | tuple[int, ...],
+               bounds: tuple[float, float] = (-65.0, 65.0)) -> np.ndarray:
+    """Uniform tensor grid of α̃ in [lo, hi]^dims, ``size`` points per axis (one int or one per axis),
+    flattened to (Π size, dims) in C order (last axis fastest)."""
+    sizes = (size,) * dims if np.isscalar(size) else tuple(size)
+    lo, hi = map(float, bounds)
+    if len(sizes) != dims:
+        raise InputError(f"sampling: grid needs {dims} size(s) (one per multiplier α1…α{dims}), "
+                         f"got {len(sizes)}")
+    if any(int(s) < 2 for s in sizes) or not lo < hi:
+        raise InputError(f"sampling: grid needs ≥ 2 points per axis and lo < hi, got size {sizes}, "
+                         f"bounds {bounds}")
+    axes = [np.linspace(lo, hi, int(s)) for s in sizes]
+    return np.stack([a.ravel() for a in np.meshgrid(*axes, indexing="ij")], axis=1)
+
+
+def sample_grid(basis: Basis, quad: Quadrature, size: int | tuple[int, ...],
+                bounds: tuple[float, float] = (-65.0, 65.0)) -> Dataset:
+    """Normalised data on the uniform α̃ tensor grid of [A 4.1.1] (N=1: [−65, 65]; N=2: [−10, 10], 100×50)."""
+    _check_fit(basis, quad)
+    at = grid_alpha(basis.n - 1, size, bounds)
+    sizes = [int(size)] * (basis.n - 1) if np.isscalar(size) else [int(s) for s in size]
+    return complete(at, basis, quad, sampler="grid", bounds=[float(b) for b in bounds], size=sizes)
+
+
+def sample_sobol(basis: Basis, quad: Quadrature, count: int, max_norm: float, tau: float = 1e-7,
+                 seed: int = 0, max_draws: int = 1 << 24) -> Dataset:
+    """``count`` normalised samples with α̃ from B_{M,τ} [B eq. 110] by Sobol rejection sampling.
+
+    The scrambled Sobol sequence (``seed``) is consumed in blocks and the first ``count`` accepted points
+    are kept, so the result is reproducible. Raises InputError if fewer than ``count`` points are found
+    in ``max_draws`` draws (M, τ leave too small a set).
+    """
+    _check_fit(basis, quad)
+    if count < 1 or not max_norm > 0 or not tau >= 0 or seed < 0:
+        raise InputError(f"sampling: need count ≥ 1, max_norm > 0, tau ≥ 0, seed ≥ 0; "
+                         f"got {count}, {max_norm}, {tau}, {seed}")
+    d = basis.n - 1
+    sobol = qmc.Sobol(d, scramble=True, seed=np.random.default_rng(seed))
+    kept, found, drawn = [], 0, 0
+    # rejection rounds: ball first (cheap), then the eigenvalue test on the survivors
+    while found < count:
+        if drawn >= max_draws:
+            raise InputError(f"sampling: only {found} of {count} points accepted in {drawn} Sobol draws "
+                             f"(‖α̃‖ < {max_norm:g}, λ_min > {tau:g}); raise max_norm or lower tau")
+        at = max_norm * (2.0 * sobol.random(SOBOL_BLOCK) - 1.0)
+        drawn += SOBOL_BLOCK
+        at = at[np.linalg.norm(at, axis=1) < max_norm]
+        at = at[hessian_min_eig(normalised_multipliers(at, basis, quad), basis, quad) > tau]
+        kept.append(at)
+        found += at.shape[0]
+    at = np.concatenate(kept)[:count]
+    return complete(at, basis, quad, sampler="sobol", max_norm=float(max_norm), tau=float(tau),
+                    seed=int(seed), draws=drawn)
+
+
+def w0_grid(count: int = 160, lo: float = 1e-8, hi: float = 8.0) -> np.ndarray:
+    """The zeroth moments of [A 4.1.1]'s test sets: ``count`` values evenly spaced in [lo, hi]."""
+    return np.linspace(lo, hi, count)
+
+
+def vary_u0(ds: Dataset, w0: np.ndarray) -> Dataset:
+    """Scale normalised data to every u0 in ``w0`` (w0-major order): u = w0·ω, α0 += log w0,
+    h = w0 h̃ + w0 log w0 [A eqs. 27, 31]."""
+    w0 = np.asarray(w0, dtype=float).reshape(-1)
+    if not np.all(w0 > 0):
+        raise InputError("sampling: every w0 must be positive")
+    alpha = np.tile(ds.alpha, (w0.size, 1))
+    alpha[:, 0] += np.repeat(np.log(w0), ds.count)
+    wr = np.repeat(w0, ds.count)
+    u = np.tile(ds.u, (w0.size, 1)) * wr[:, None]
+    h = wr * np.tile(ds.h, w0.size) + wr * np.log(wr)
+    attrs = {**ds.attrs, "count": alpha.shape[0], "w0": w0}
+    return Dataset(alpha, u, h, attrs)
