@@ -151,6 +151,22 @@ def _location(loc: tuple) -> str:
     return ".".join(str(p) for p in loc if not isinstance(p, int)) or "<top>"
 
 
+def input_error(exc: ValidationError, source: str, prefix: str = "", suffix: str = "") -> InputError:
+    """One-line :class:`InputError` for the first problem pydantic found: ``source: prefix.key: message``.
+
+    Shared by every validated input (simulation configs, problem parameters, training configs).
+    """
+    err = exc.errors()[0]
+    key = prefix + _location(err["loc"])
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+    elif err["type"] == "missing":
+        msg = "required key is missing"
+    more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
+    return InputError(f"{source}: {key}: {msg}{suffix}{more}")
+
+
 def apply_overrides(data: dict, overrides: list[str], source: str) -> dict:
     """Apply ``section.key=value`` overrides (values in TOML syntax) to parsed TOML data."""
     data = copy.deepcopy(data)
@@ -182,15 +198,7 @@ def parse(text: str, source: str = "<input>", overrides: list[str] | None = None
     try:
         return Config(**data, source=source, text=text, overrides=tuple(overrides or ()))
     except ValidationError as exc:
-        err = exc.errors()[0]
-        key = _location(err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key"
-        elif err["type"] == "missing":
-            msg = "required key is missing"
-        more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
-        raise InputError(f"{source}: {key}: {msg}{more}") from None
+        raise input_error(exc, source) from None
 
 
 def load(path: str | Path, overrides: list[str] | None = None) -> Config:

@@ -52,10 +52,9 @@ class Problem(ABC):
         try:
             self.p = self.Params(**params)
         except ValidationError as exc:
-            err = exc.errors()[0]
-            key = ".".join(str(x) for x in err["loc"])
-            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-            raise InputError(f"{source}: problem.{key}: {msg} (problem {self.name!r})") from None
+            from ..config import input_error
+
+            raise input_error(exc, source, "problem.", f" (problem {self.name!r})") from None
 
     # --- hooks --------------------------------------------------------------------------------------
     @property
