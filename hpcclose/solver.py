@@ -177,7 +177,7 @@ class Simulation:
         h = self.closure.entropy(u2, alpha)
         local = np.array([u2[:, 0].sum() * vol, h.sum() * vol, stats.iterations_mean * stats.ncells,
                           stats.regularised.size, stats.failed.size, stats.ncells])
-        mins = np.array([u2[:, 0].min(), self._margin(u2).min(), -stats.iterations_max])
+        mins = np.array([u2[:, 0].min(), self._last_margin, -stats.iterations_max])
         tot, mn = d.sum(local), d.min(mins)
         rec = StepRecord(step=self.step_count, t=self.t, mass=tot[0], entropy=tot[1], min_u0=mn[0],
                          margin=mn[1], iterations_mean=tot[2] / max(tot[5], 1), iterations_max=int(-mn[2]),
@@ -190,15 +190,18 @@ class Simulation:
     def _margin(self, u2: np.ndarray) -> np.ndarray:
         """Realizability margin per cell (P_N needs none: its state may leave the realizable set)."""
         if self.closure.linear:
-            return np.full(u2.shape[0], np.inf)
+            return np.where(np.isfinite(u2[:, 0]), np.inf, np.nan)
         return self.basis.realizability_margin(u2)
 
     def _check_state(self, when: str) -> None:
-        """Stop every rank with a clear message if any owned cell is non-finite or non-realizable."""
+        """Stop every rank with a clear message if any owned cell is non-finite or non-realizable.
+
+        The smallest margin is kept for the step's diagnostics (computed once per step).
+        """
         u2 = self.u.reshape(-1, self.n)
-        bad = ~np.all(np.isfinite(u2), axis=1)
-        if not self.closure.linear:
-            bad |= ~(self._margin(u2) > 0.0)
+        margin = self._margin(u2)
+        self._last_margin = float(margin.min()) if margin.size else np.inf
+        bad = ~(margin > 0.0) | ~np.all(np.isfinite(u2), axis=1)
         if self.decomp.sum(int(bad.sum())) > 0:
             self._raise_collective(np.flatnonzero(bad), u2, f"{when}: non-finite or non-realizable moments")
 
