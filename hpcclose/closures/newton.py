@@ -7,60 +7,72 @@ For every cell, minimise (SCIENCE.md §2)
 with ⟨·⟩ the closure's quadrature. The solver matches the moments of the *discrete* measure: a moment
 vector outside the convex hull of the basis values at the nodes has no solution even if it is realizable
 for the exact integral (1D M2 with 30 Gauss–Legendre nodes: u2/u0 > μ_max² ≈ 0.9937, or just above the
-parabola between two nodes). Such cells are caught by isotropic regularisation (below) and reported.
+parabola between two nodes; about 1 % of moments drawn uniformly from the realizable set). Such cells are
+caught by isotropic regularisation (below) and reported in the stats, never returned silently.
 
-Algorithm (per cell, batched over cells in Numba with ``prange``)
------------------------------------------------------------------
+Algorithm
+---------
 1. **Normalise**: solve for ω = u/u0 (ω0 = 1), then α0 += log u0 (exact because m0 ≡ 1). A warm start is
    converted the other way (α0 −= log u0); the cold start is the isotropic density α = (−log Σw, 0, …),
    whose moments are ``basis.isotropic(1, quad)`` exactly.
-2. **Newton with Cholesky**: Hessian H = ⟨m mᵀ G⟩, hand-written Cholesky H = L Lᵀ, step by two triangular
-   solves. The Hessian and gradient come from the moments y_l = ⟨b_l G⟩ of the distinct *products*
-   b_l of basis functions (monomials of degree ≤ 2N: 2N+1 of them in 1D instead of n(n+1)/2 + n sums),
-   mapped by the exact coefficient tensor C (H_jk = Σ_l C_jkl y_l; 0/1 entries for monomial bases).
-3. **Adaptive change of basis** (Alldredge, Hauck, O'Leary, Tits 2014, JCP 258): once the Cholesky
-   pivots show an ill-conditioned Hessian (min L_jj² < ``ACB_SWITCH`` · max H_jj, i.e. condition
-   number ≳ 1e8, which happens near ∂R), the cell switches to iterating in a basis p = T m of the same
-   space: each iteration forms H_p = ⟨p pᵀ G⟩ directly from the basis values at the nodes, factors
-   H_p = L Lᵀ and replaces p ← L⁻¹ p, T ← L⁻¹ T, in which the Hessian at the current point is the
-   identity; the step is Δα = −Tᵀ T ∇φ. The ill-conditioning is carried by the accumulated T instead of
-   being re-formed in H every iteration, so the step stays accurate where the plain Cholesky step loses
-   digits (condition ~ 1/distance² to ∂R). Option ``change_basis``: "auto" (default, as described),
-   "always" (from the first iteration) or "never".
-4. **Armijo backtracking** on φ (c = 1e−4, halving, at most 50 halvings). The rounding level of φ is
-   tolerated so that the last quadratically convergent steps are not rejected by noise. Trial exponents
-   above ``ZMAX`` = 500 are rejected before exp is evaluated, and exp itself (a vectorisable
-   Cody–Waite + degree-13 polynomial, ≤ 2 ulp, returns 0 below −708) cannot overflow, so no inf/NaN
-   can appear. The exp values of the accepted trial are reused for the next gradient and Hessian: one
-   exp pass per iteration when the full step is taken.
-5. **Stopping test** ‖∇φ‖₂ ≤ tol on the normalised problem, i.e. ‖⟨m G⟩ − u‖₂ ≤ tol·u0, evaluated at the
-   α that is returned (the test is about what the caller gets).
+2. **Damped Newton**: Cholesky H = L Lᵀ (hand-written), step by two triangular solves, Armijo
+   backtracking on φ (c = 1e−4, halving, ≤ 50 halvings; the rounding level of φ is tolerated so that the
+   last, quadratically convergent steps are not rejected by noise), stopping test ‖∇φ‖₂ ≤ tol on the
+   normalised problem, i.e. ‖⟨m G⟩ − u‖₂ ≤ tol·u0, evaluated at the α that is returned.
+3. **Fast path** (:func:`newton_lanes`): ``lanes`` cells (128 for 30 nodes) iterate together, one SIMD
+   lane per cell, so every per-node loop runs over contiguous lanes and vectorises without
+   reassociating a single sum (``fastmath`` stays off); a lane whose cell finishes takes the next cell.
+   Gradient and Hessian come from the moments y_l = ⟨b_l G⟩ of the distinct products b_l of basis
+   functions (monomials of degree ≤ 2N: 5 sums instead of 9 for 1D M2), mapped by an exact coefficient
+   tensor (0/1 for monomial bases). exp is evaluated once per node and trial point, and the values of
+   the accepted trial are those of the next gradient and Hessian. The fast path hands a cell over to the
+   robust path when its Hessian is ill-conditioned (min L_jj² < ``ACB_SWITCH`` · max H_jj, i.e.
+   condition ≳ 1e8) or when anything fails.
+4. **Robust path** (:func:`newton_cell`, one cell at a time): continues from the fast path's iterate with
+   the **adaptive change of basis** of Alldredge, Hauck, O'Leary & Tits (2014, JCP 258): it iterates in
+   a basis p = T m of the same space, each iteration forming H_p = ⟨p pᵀ G⟩ from the basis values at the
+   nodes, factoring H_p = L Lᵀ and replacing p ← L⁻¹ p, T ← L⁻¹ T, in which the Hessian at the current
+   point is the identity; the step is Δα = −Tᵀ T ∇φ. The ill-conditioning is carried by the accumulated
+   factor T instead of being re-formed and re-factored in H every iteration. (Measured: for 1D M2 the
+   plain Cholesky step still converges at distance 1e−6 from ∂R with 3000 nodes, so here the change of
+   basis is a safeguard; the cells handed over to it are mostly those of N ≥ 4 with large α.) Option
+   ``change_basis``: "auto" (default, as described), "always" (every cell on the robust path from the
+   first iteration) or "never" (no change of basis anywhere).
+5. **Safe arithmetic**: trial exponents above ``ZMAX`` = 500 are rejected before exp is evaluated, exp
+   itself (:func:`safe_exp`: Cody–Waite reduction + degree-13 polynomial with FMAs, ≤ 2 ulp, 0 below
+   −708, branch-free so it vectorises) cannot overflow, and every non-finite value ends the attempt; no
+   inf or NaN reaches the caller.
 6. **Failure detection**: a non-positive Cholesky pivot, a failed line search, a non-finite value or the
    iteration cap end an attempt. So does φ falling below its lower bound over realizable moments: with
-   m0 ≡ 1 and ⟨G⟩ = 1 at the optimum, φ* = 1 − ⟨G log G⟩ ≥ 1 + log min_q w_q; φ(α) below that proves
-   the moments are not realizable under the quadrature (φ is unbounded below), so the solver moves on
-   to regularisation at once instead of spending k0 iterations.
-7. **Isotropic regularisation**: if the first attempt (at most ``k0`` iterations) fails, retry from the
-   cold start with v = (1 − r) ω + r ω_iso for r in ``regularisation`` in order (at most ``max_iter``
-   iterations each). The returned α then belongs to the regularised moments; ``stats.regularised`` and
-   ``stats.reg_r`` record the cells and their r. If every r fails, the cell gets the (finite) isotropic
-   α and is listed in ``stats.failed`` with its moments (and a warning is logged).
+   m0 ≡ 1 and ⟨G⟩ = 1 at the optimum, φ* = 1 − ⟨G log G⟩ ≥ 1 + log min_q w_q, so φ(α) below that proves
+   the moments are not realizable under the quadrature (φ is unbounded below) and the cell moves on to
+   regularisation at once instead of spending k0 iterations.
+7. **Isotropic regularisation**: if the first attempt (fast + robust path, at most ``k0`` iterations)
+   fails, the cell is retried from the cold start with v = (1 − r) ω + r ω_iso for r in
+   ``regularisation`` in order (at most ``max_iter`` iterations each); the unsolved cells of the whole
+   batch go through each r together, so they still fill the lanes. The returned α then belongs to the
+   regularised moments; ``stats.regularised``/``stats.reg_r`` record the cells and their r. If every r
+   fails the cell gets the (finite) isotropic α and is listed in ``stats.failed`` with its moments (and a
+   warning is logged).
+
+Parallelism: each attempt runs ``prange`` over chunks of cells (:func:`solve_chunk` per chunk), on
+``numba.get_num_threads()`` threads. Results do not depend on the thread count or the chunking.
 
 Cost of the input check
 -----------------------
 ``check=True`` (default) calls :meth:`Closure.check_realizable`, a batched numpy eigenvalue test of the
-Hankel matrices: ≈ 0.6 µs a cell for 1D M2 (measured, one core), about half the cost of a warm-started
-solve. A simulation that already guarantees realizable states can pass ``check=False``: then only
-finiteness and u0 > 0 are checked (a few ns a cell) and non-realizable cells are regularised and
-reported in the stats instead of raising.
+Hankel matrices: 0.15–0.2 µs a cell for 1D M2 on one core (2e4 cells; measured), i.e. 15–25 % of a
+warm-started solve (≈ 0.8 µs) and ≈ 10 % of a cold one. A simulation that already guarantees realizable
+states can pass ``check=False``: then only finiteness and u0 > 0 are checked (a few ns a cell) and
+non-realizable cells are regularised and reported in the stats instead of raising.
 
 Kernels for other code
 ----------------------
-:func:`kernel_data` packs a basis and quadrature into the arrays the kernels take; :func:`newton_cell`
-solves one normalised cell with scratch from :func:`make_workspace`; :func:`newton_batch` is the parallel
-batched solver with regularisation. All are ``@njit`` functions, callable from other Numba code (e.g. a
-hybrid closure's fallback). Layout: node arrays are transposed (components × nodes) and zero-padded to a
-multiple of 8 nodes (zero weights: sums are unchanged), so the per-node loops vectorise.
+:func:`kernel_data` packs a basis and quadrature into the tuple the kernels take (node arrays transposed,
+components × nodes, and zero-padded to a multiple of 8 nodes with zero weights, so sums are unchanged).
+Numba code can call :func:`newton_cell` (one normalised cell, scratch from :func:`make_workspace`) or
+:func:`solve_chunk` (one attempt for a range of cells); :func:`newton_batch` is the Python-level
+parallel driver with regularisation that :class:`NewtonClosure` uses.
 """
 
 from __future__ import annotations
@@ -68,6 +80,7 @@ from __future__ import annotations
 import logging
 import numbers
 
+import numba
 import numpy as np
 from numba import njit, prange, types
 from numba.extending import intrinsic
@@ -88,21 +101,24 @@ EPS = 2.220446049250313e-16
 # Switch to the adaptive change of basis when min L_jj² < ACB_SWITCH · max H_jj (condition ≳ 1e8).
 ACB_SWITCH = 1e-8
 CHANGE_BASIS = {"auto": ACB_SWITCH, "always": np.inf, "never": 0.0}
-# Cells per work chunk of the parallel loop: scratch arrays are allocated once per chunk.
-CHUNK = 128
+# Fast path: at most this many cells share the node loops (lanes), and a parallel work item holds at
+# most CHUNK_LANES × lanes cells (fewer when that leaves threads idle).
+MAX_LANES = 128
+CHUNK_LANES = 16
 # Node arrays are zero-padded to a multiple of this (vector width × unroll of the node loops).
 PAD = 8
 
 # Status codes of newton_cell (newton_batch stores the one of the unregularised attempt per cell).
-CONVERGED, MAX_ITER, LINESEARCH, CHOLESKY, NONFINITE, UNBOUNDED = 0, 1, 2, 3, 4, 5
+CONVERGED, MAX_ITER, LINESEARCH, CHOLESKY, NONFINITE, UNBOUNDED, ILLCONDITIONED, NOT_STARTED = range(8)
 STATUS_NAMES = ("converged", "max_iter", "line search failed", "Cholesky failed", "non-finite",
-                "unbounded (not realizable under the quadrature)")
+                "unbounded (not realizable under the quadrature)",
+                "ill-conditioned (handed to the robust path)", "not started")
 
 DEFAULT_REGULARISATION = (1e-8, 1e-6, 1e-4, 1e-3, 1e-2, 5e-2, 0.1, 0.5, 1.0)
 
 
 # ---------------------------------------------------------------------------------------------------
-# Scalar building blocks (inlined into the kernels)
+# Scalar building blocks (small: LLVM inlines them into the kernels)
 # ---------------------------------------------------------------------------------------------------
 @intrinsic
 def _fma(typingctx, a, b, c):
@@ -140,10 +156,11 @@ _LN2HI = 6.93147180369123816490e-01  # trailing zeros: k·LN2HI is exact for |k|
 _LN2LO = 1.90821492927058770002e-10
 _SHIFT = 6755399441055744.0  # 1.5·2^52: x + SHIFT rounds x to an integer held in the low bits
 _C2, _C3, _C4, _C5, _C6, _C7 = 1 / 2, 1 / 6, 1 / 24, 1 / 120, 1 / 720, 1 / 5040
-_C8, _C9, _C10, _C11, _C12, _C13 = 1 / 40320, 1 / 362880, 1 / 3628800, 1 / 39916800, 1 / 479001600, 1 / 6227020800
+_C8, _C9, _C10 = 1 / 40320, 1 / 362880, 1 / 3628800
+_C11, _C12, _C13 = 1 / 39916800, 1 / 479001600, 1 / 6227020800
 
 
-@njit(inline="always", **_JIT)
+@njit(**_JIT)
 def safe_exp(x):
     """exp(x) for x ≤ 709 to ≤ 2 ulp; 0 for x < −708. Branch-free, so loops over nodes vectorise.
 
@@ -166,7 +183,7 @@ def safe_exp(x):
     return p * scale if x >= -708.0 else 0.0
 
 
-@njit(inline="always", **_JIT)
+@njit(**_JIT)
 def _dot_row(a, B, row, Qp):
     """Σ_q a[q] B[row, q] with four partial sums (Qp a multiple of 4)."""
     s0 = 0.0
@@ -182,7 +199,7 @@ def _dot_row(a, B, row, Qp):
     return (s0 + s1) + (s2 + s3)
 
 
-@njit(inline="always", **_JIT)
+@njit(**_JIT)
 def _dot(a, b, Qp):
     """Σ_q a[q] b[q] with four partial sums."""
     s0 = 0.0
@@ -198,7 +215,7 @@ def _dot(a, b, Qp):
     return (s0 + s1) + (s2 + s3)
 
 
-@njit(inline="always", **_JIT)
+@njit(**_JIT)
 def _dot3_rows(a, B, j, k, Qp):
     """Σ_q a[q] B[j, q] B[k, q] with four partial sums."""
     s0 = 0.0
@@ -248,8 +265,8 @@ def _evaluate(alpha, mT, w, v, z, G):
 # ---------------------------------------------------------------------------------------------------
 @njit(**_JIT)
 def make_workspace(n, Qp, nb):
-    """Scratch for :func:`newton_cell`: Z (3, Qp), P (n, Qp), V (5, n), Y (nb,), M (2, n, n)."""
-    return np.empty((3, Qp)), np.empty((n, Qp)), np.empty((5, n)), np.empty(nb), np.empty((2, n, n))
+    """Scratch for :func:`newton_cell`: Z (3, Qp), P (n, Qp), V (4, n), Y (nb,), M (2, n, n)."""
+    return np.empty((3, Qp)), np.empty((n, Qp)), np.empty((4, n)), np.empty(nb), np.empty((2, n, n))
 
 
 @njit(**_JIT)
@@ -281,7 +298,6 @@ def newton_cell(data, ws, v, alpha, tol, max_iter, acb_switch):
     d = V[1]
     dalpha = V[2]
     at = V[3]
-    hdiag = V[4]
     H = M[0]
     T = M[1]
 
@@ -326,7 +342,6 @@ def newton_cell(data, ws, v, alpha, tol, max_iter, acb_switch):
         # --- Cholesky H = L Lᵀ in place (lower triangle) -------------------------------------------
         hmax = 0.0
         for j in range(n):
-            hdiag[j] = H[j, j]
             hmax = max(hmax, H[j, j])
         pmin = np.inf
         for j in range(n):
@@ -426,62 +441,464 @@ def newton_cell(data, ws, v, alpha, tol, max_iter, acb_switch):
             return UNBOUNDED, it
 
 
-@njit(parallel=True, cache=True, fastmath=False, error_model="numpy")
-def newton_batch(data, omega, alpha, warm, tol, k0, max_iter, acb_switch, regs, omega_iso, alpha_cold,
-                 iters, reg_index, status):
-    """Batched normalised solve with isotropic regularisation, parallel over cells.
+# ---------------------------------------------------------------------------------------------------
+# Fast path: many cells at once, one SIMD lane per cell
+# ---------------------------------------------------------------------------------------------------
+# Lane states of newton_lanes.
+_EMPTY, _EVAL_INIT, _SEARCH, _NEED_DIR = 0, 1, 2, 3
+_TAKE = -2  # lane code: empty lane that asks for a cell; -1: nothing to do
 
-    Parameters
-    ----------
-    data : the tuple from :func:`kernel_data`.
-    omega : (ncells, n) normalised moments (ω0 = 1).
-    alpha : (ncells, n) in: warm starts (used where ``warm`` and finite), out: normalised multipliers.
-    tol, k0, max_iter, acb_switch : as in :func:`newton_cell` (k0 caps the unregularised attempt,
-        max_iter every regularised one).
-    regs : (nr,) regularisation parameters r, tried in order; omega_iso : (n,) isotropic moments.
-    alpha_cold : (n,) cold start (isotropic multipliers), also the answer for failed cells.
-    iters, reg_index, status : (ncells,) outputs: Newton iterations over all attempts; index into
-        ``regs`` of the successful regularisation (−1: none needed, −2: failed); status of the first
-        (unregularised) attempt.
-    """
-    ncells, n = omega.shape
-    mT = data[0]
-    Qp = mT.shape[1]
-    nb = data[2].shape[0]
-    nchunks = (ncells + CHUNK - 1) // CHUNK
-    for c in prange(nchunks):
-        ws = make_workspace(n, Qp, nb)
-        a = np.empty(n)
-        vr = np.empty(n)
-        for i in range(c * CHUNK, min(ncells, (c + 1) * CHUNK)):
+
+@njit(**_JIT)
+def _lanes_refill(code, cell, state, it, cold, al, at, V, alpha, status, iters, omega, warm, alpha_cold,
+                  nactive, nxt, hi):
+    """Write out the lanes whose ``code`` is a status (≥ 0), then give every such lane (and every lane
+    with code ``_TAKE``) the next cell of the queue nxt … hi−1, or retire it."""
+    n, L = al.shape
+    for k in range(L):
+        if code[k] == -1:
+            continue
+        if code[k] >= 0:
+            i = cell[k]
+            for j in range(n):
+                alpha[i, j] = al[j, k]
+            status[i] = code[k]
+            iters[i] = it[k]
+        code[k] = -1
+        if nxt < hi:
+            i = nxt
+            nxt += 1
+            cell[k] = i
+            state[k] = _EVAL_INIT
+            it[k] = 0
             use_warm = warm
             if warm:
                 for j in range(n):
                     if not np.isfinite(alpha[i, j]):
                         use_warm = False
+            cold[k] = 0 if use_warm else 1
             for j in range(n):
-                a[j] = alpha[i, j] if use_warm else alpha_cold[j]
-            st, total = newton_cell(data, ws, omega[i], a, tol, k0, acb_switch)
-            status[i] = st
-            reg_index[i] = -1
-            if st != CONVERGED:
-                reg_index[i] = -2
-                for k in range(regs.size):
-                    r = regs[k]
-                    for j in range(n):
-                        vr[j] = (1.0 - r) * omega[i, j] + r * omega_iso[j]
-                        a[j] = alpha_cold[j]
-                    st2, it2 = newton_cell(data, ws, vr, a, tol, max_iter, acb_switch)
-                    total += it2
-                    if st2 == CONVERGED:
-                        reg_index[i] = k
-                        break
-                if reg_index[i] == -2:
-                    for j in range(n):
-                        a[j] = alpha_cold[j]
+                at[j, k] = alpha[i, j] if use_warm else alpha_cold[j]
+                al[j, k] = at[j, k]
+                V[j, k] = omega[i, j]
+        else:
+            state[k] = _EMPTY
+            cell[k] = -1
+            nactive -= 1
             for j in range(n):
-                alpha[i, j] = a[j]
-            iters[i] = total
+                at[j, k] = alpha_cold[j]
+    return nactive, nxt
+
+
+@njit(**_JIT)
+def _lanes_trial(mT, w, nq, at, V, z, Gt, St, phit, At, bad):
+    """Evaluate every lane at its trial point: Gt = exp(m·at), φ, Σ w Gt, Σ|at| (φ = inf if bad).
+    Only the first ``nq`` (real, not padding) nodes are visited."""
+    n, Qp = mT.shape
+    L = at.shape[1]
+    for k in range(L):
+        St[k] = 0.0
+        At[k] = 0.0
+        phit[k] = 0.0
+        bad[k] = 0
+    for j in range(n):
+        for k in range(L):
+            phit[k] -= at[j, k] * V[j, k]
+            At[k] += abs(at[j, k])
+    for q in range(nq):
+        m0q = mT[0, q]
+        for k in range(L):
+            z[q, k] = at[0, k] * m0q
+        for j in range(1, n):
+            mjq = mT[j, q]
+            for k in range(L):
+                z[q, k] = _fma(at[j, k], mjq, z[q, k])
+    zf = z.reshape(-1)
+    Gf = Gt.reshape(-1)
+    anybad = 0
+    for x in range(zf.size):
+        if not (zf[x] <= ZMAX):  # also NaN
+            anybad += 1
+    if anybad > 0:  # rare: find the lanes, keep their exponents harmless
+        for q in range(nq):
+            for k in range(L):
+                if not (z[q, k] <= ZMAX):
+                    bad[k] = 1
+                    z[q, k] = 0.0
+    for x in range(zf.size):
+        Gf[x] = safe_exp(zf[x])
+    for q in range(nq):
+        wq = w[q]
+        for k in range(L):
+            St[k] = _fma(wq, Gt[q, k], St[k])
+    for k in range(L):
+        phit[k] = St[k] + phit[k] if bad[k] == 0 else np.inf
+
+
+@njit(**_JIT)
+def _lanes_direction(wbT, C, Cg, nq, G, V, y, gm, H, invd, dd, da, gn2, slope, hmax, pmin, okc, tmp):
+    """For every lane: y = ⟨b G⟩, ∇φ, Hessian, its Cholesky factor and the Newton step (vectorised over
+    lanes; lanes whose Cholesky fails get okc = 0 and a harmless step)."""
+    nb, Qp = wbT.shape
+    n, L = V.shape
+    for l in range(nb):
+        for k in range(L):
+            y[l, k] = 0.0
+    for q in range(nq):
+        for l in range(nb):
+            wbl = wbT[l, q]
+            for k in range(L):
+                y[l, k] = _fma(wbl, G[q, k], y[l, k])
+    for k in range(L):
+        gn2[k] = 0.0
+        hmax[k] = 0.0
+        pmin[k] = np.inf
+        okc[k] = 1
+        slope[k] = 0.0
+    for j in range(n):
+        for k in range(L):
+            gm[j, k] = -V[j, k]
+        for l in range(nb):
+            c = Cg[j, l]
+            if c != 0.0:
+                for k in range(L):
+                    gm[j, k] = _fma(c, y[l, k], gm[j, k])
+        for k in range(L):
+            gn2[k] += gm[j, k] * gm[j, k]
+        for p in range(j + 1):
+            for k in range(L):
+                H[j, p, k] = 0.0
+            for l in range(nb):
+                c = C[j, p, l]
+                if c != 0.0:
+                    for k in range(L):
+                        H[j, p, k] = _fma(c, y[l, k], H[j, p, k])
+        for k in range(L):
+            hmax[k] = max(hmax[k], H[j, j, k])
+    # Cholesky H = L Lᵀ (lower triangle, in place), 1/L_jj in invd
+    for j in range(n):
+        for k in range(L):
+            tmp[k] = H[j, j, k]
+        for p in range(j):
+            for k in range(L):
+                tmp[k] -= H[j, p, k] * H[j, p, k]
+        for k in range(L):
+            s = tmp[k]
+            if not (s > 0.0 and s < np.inf):
+                okc[k] = 0
+                s = 1.0
+            pmin[k] = min(pmin[k], s)
+            ljj = np.sqrt(s)
+            H[j, j, k] = ljj
+            invd[j, k] = 1.0 / ljj
+        for i in range(j + 1, n):
+            for k in range(L):
+                tmp[k] = H[i, j, k]
+            for p in range(j):
+                for k in range(L):
+                    tmp[k] -= H[i, p, k] * H[j, p, k]
+            for k in range(L):
+                H[i, j, k] = tmp[k] * invd[j, k]
+    # L dd = −∇φ, Lᵀ da = dd, slope = ∇φ·da
+    for i in range(n):
+        for k in range(L):
+            tmp[k] = -gm[i, k]
+        for p in range(i):
+            for k in range(L):
+                tmp[k] -= H[i, p, k] * dd[p, k]
+        for k in range(L):
+            dd[i, k] = tmp[k] * invd[i, k]
+    for i in range(n - 1, -1, -1):
+        for k in range(L):
+            tmp[k] = dd[i, k]
+        for p in range(i + 1, n):
+            for k in range(L):
+                tmp[k] -= H[p, i, k] * da[p, k]
+        for k in range(L):
+            da[i, k] = tmp[k] * invd[i, k]
+    for j in range(n):
+        for k in range(L):
+            slope[k] += gm[j, k] * da[j, k]
+
+
+@njit(**_JIT)
+def newton_lanes(data, omega, alpha, warm, alpha_cold, tol, k0, acb_switch, lo, hi, L, iters, status):
+    """Fast path for cells lo … hi−1: plain Cholesky–Newton with Armijo, ``L`` cells at a time.
+
+    Every cell occupies one lane; all per-node loops run over the lanes (contiguous, so they vectorise
+    without reassociating any sum), and a lane whose cell finishes takes the next cell of the queue. A
+    cell leaves with ``status`` CONVERGED, or with a code that hands it to the robust path
+    (:func:`newton_cell`): ILLCONDITIONED (min L_jj² < acb_switch · max H_jj: continue with the change
+    of basis from the current α), MAX_ITER (k0 spent), UNBOUNDED, CHOLESKY, LINESEARCH or NONFINITE.
+    ``alpha`` (in: warm starts if ``warm``) receives the last accepted iterate, ``iters`` the steps.
+    """
+    mT, w, wbT, C, Cg, phi_floor, mmax = data
+    n, Qp = mT.shape
+    nb = wbT.shape[0]
+    V = np.empty((n, L))
+    al = np.empty((n, L))
+    at = np.empty((n, L))
+    da = np.empty((n, L))
+    dnew = np.empty((n, L))
+    dd = np.empty((n, L))
+    gm = np.empty((n, L))
+    invd = np.empty((n, L))
+    y = np.empty((nb, L))
+    H = np.empty((n, n, L))
+    nq = Qp  # the padding nodes (zero weight) need no lanes
+    while nq > 1 and w[nq - 1] == 0.0:
+        nq -= 1
+    z = np.empty((nq, L))
+    G = np.empty((nq, L))
+    phi = np.empty(L)
+    S = np.empty(L)
+    A = np.empty(L)
+    t = np.empty(L)
+    slope = np.empty(L)
+    dslope = np.empty(L)
+    phit = np.empty(L)
+    St = np.empty(L)
+    At = np.empty(L)
+    noise = np.empty(L)
+    hmax = np.empty(L)
+    pmin = np.empty(L)
+    gn2 = np.empty(L)
+    tmp = np.empty(L)
+    cell = np.zeros(L, np.int64)
+    state = np.zeros(L, np.int64)
+    it = np.zeros(L, np.int64)
+    halv = np.zeros(L, np.int64)
+    cold = np.zeros(L, np.int64)
+    bad = np.zeros(L, np.int64)
+    okc = np.zeros(L, np.int64)
+    acc = np.zeros(L, np.int64)
+    code = np.full(L, _TAKE, np.int64)
+    for k in range(L):
+        for j in range(n):
+            at[j, k] = alpha_cold[j]
+            al[j, k] = alpha_cold[j]
+            V[j, k] = 0.0
+    nactive, nxt = _lanes_refill(code, cell, state, it, cold, al, at, V, alpha, status, iters, omega, warm,
+                                 alpha_cold, L, lo, hi)
+    while nactive > 0:
+        # --- trial points: first evaluation of a cell, or a line-search step ---------------------------
+        # (straight into G: a rejected trial's values are never needed, the step is already known)
+        _lanes_trial(mT, w, nq, at, V, z, G, St, phit, At, bad)
+        for k in range(L):
+            acc[k] = 0
+            code[k] = -1
+            if state[k] == _EVAL_INIT:
+                if bad[k] == 0:
+                    acc[k] = 1
+                elif cold[k] == 0:  # an unusable warm start: start cold
+                    cold[k] = 1
+                    for j in range(n):
+                        at[j, k] = alpha_cold[j]
+                else:
+                    code[k] = NONFINITE
+            elif state[k] == _SEARCH:
+                if phit[k] <= phi[k] + ARMIJO_C * t[k] * slope[k] + noise[k]:
+                    acc[k] = 1
+                else:
+                    halv[k] += 1
+                    if halv[k] >= MAX_HALVINGS:
+                        code[k] = LINESEARCH
+                    else:
+                        t[k] *= 0.5
+                        for j in range(n):
+                            at[j, k] = al[j, k] + t[k] * da[j, k]
+            if acc[k] == 1:
+                for j in range(n):
+                    al[j, k] = at[j, k]
+                phi[k] = phit[k]
+                S[k] = St[k]
+                A[k] = At[k]
+                state[k] = _NEED_DIR
+                if phit[k] < phi_floor:
+                    code[k] = UNBOUNDED
+        nactive, nxt = _lanes_refill(code, cell, state, it, cold, al, at, V, alpha, status, iters, omega,
+                                     warm, alpha_cold, nactive, nxt, hi)
+
+        # --- gradient, stopping test, Newton direction ------------------------------------------------
+        need = 0
+        for k in range(L):
+            if state[k] == _NEED_DIR:
+                need += 1
+        if need == 0:
+            continue
+        # (into dnew/dslope: lanes in a line search keep their step and slope; G is only valid for the
+        # lanes that just accepted a point, which are the ones that use the result)
+        _lanes_direction(wbT, C, Cg, nq, G, V, y, gm, H, invd, dd, dnew, gn2, dslope, hmax, pmin, okc, tmp)
+        for k in range(L):
+            code[k] = -1
+            if state[k] != _NEED_DIR:
+                continue
+            if np.sqrt(gn2[k]) <= tol:
+                code[k] = CONVERGED
+            elif not (gn2[k] < np.inf):
+                code[k] = NONFINITE
+            elif it[k] >= k0:
+                code[k] = MAX_ITER
+            elif okc[k] == 0:
+                code[k] = CHOLESKY
+            elif pmin[k] < acb_switch * hmax[k]:
+                code[k] = ILLCONDITIONED
+            elif not (dslope[k] < 0.0 and dslope[k] > -np.inf):
+                code[k] = NONFINITE
+            else:
+                it[k] += 1
+                t[k] = 1.0
+                halv[k] = 0
+                noise[k] = 4.0 * EPS * (Qp + A[k] * mmax) * (S[k] + 1.0)
+                slope[k] = dslope[k]
+                for j in range(n):
+                    da[j, k] = dnew[j, k]
+                    at[j, k] = al[j, k] + da[j, k]
+                state[k] = _SEARCH
+        nactive, nxt = _lanes_refill(code, cell, state, it, cold, al, at, V, alpha, status, iters, omega,
+                                     warm, alpha_cold, nactive, nxt, hi)
+
+
+@njit(**_JIT)
+def solve_chunk(data, omega, alpha, warm, tol, kmax, acb_switch, alpha_cold, lanes, lo, hi, iters, status):
+    """One attempt for the cells lo … hi−1, serially: the fast path (:func:`newton_lanes`), then the
+    robust path (:func:`newton_cell`, change of basis when ill-conditioned) for the cells it hands over,
+    within ``kmax`` iterations in all. UNBOUNDED and MAX_ITER cells skip the robust path (hopeless
+    without regularisation). Arguments as in :func:`newton_batch`; ``iters``/``status`` are per cell.
+    Unsolved cells keep the last accepted iterate in ``alpha``.
+    """
+    n = omega.shape[1]
+    if acb_switch < np.inf:
+        nl = min(lanes, (hi - lo + 15) // 16 * 16)
+        newton_lanes(data, omega, alpha, warm, alpha_cold, tol, kmax, acb_switch, lo, hi, nl, iters, status)
+    else:
+        for i in range(lo, hi):
+            status[i] = NOT_STARTED
+            iters[i] = 0
+    ws = make_workspace(n, data[0].shape[1], data[2].shape[0])
+    a = np.empty(n)
+    for i in range(lo, hi):
+        st = status[i]
+        if st == CONVERGED or st == UNBOUNDED or st == MAX_ITER or iters[i] >= kmax:
+            continue
+        use = st != NOT_STARTED or warm
+        for j in range(n):
+            if not np.isfinite(alpha[i, j]):
+                use = False
+        for j in range(n):
+            a[j] = alpha[i, j] if use else alpha_cold[j]
+        st, it = newton_cell(data, ws, omega[i], a, tol, kmax - iters[i], acb_switch)
+        iters[i] += it
+        status[i] = st
+        for j in range(n):
+            alpha[i, j] = a[j]
+
+
+def _batch_parallel(solve, data, omega, alpha, warm, tol, kmax, acb_switch, alpha_cold, lanes, chunk, iters,
+                    status):
+    """The parallel loop over chunks; ``solve`` is :func:`solve_chunk`, passed as a first-class function
+    (a function pointer): linking its code into this parallel kernel would make Numba optimise the whole
+    solver a second time (≈ 15 s more compile time, measured) for no speed."""
+    ncells = omega.shape[0]
+    nchunks = (ncells + chunk - 1) // chunk
+    for c in prange(nchunks):
+        lo = c * chunk
+        hi = min(ncells, lo + chunk)
+        solve(data, omega, alpha, warm, tol, kmax, acb_switch, alpha_cold, lanes, lo, hi, iters, status)
+
+
+_PARALLEL = {}
+
+
+def _parallel_kernel(data):
+    """The parallel kernel for this layout of ``data`` (compiled, or loaded from the cache, once)."""
+    key = numba.typeof(data)
+    if key not in _PARALLEL:
+        f2, f1, i1 = types.float64[:, ::1], types.float64[::1], types.int64[::1]
+        head = (key, f2, f2, types.boolean, types.float64, types.int64, types.float64, f1, types.int64)
+        chunk_sig = types.none(*head, types.int64, types.int64, i1, i1)
+        sig = types.none(types.FunctionType(chunk_sig), *head, types.int64, i1, i1)
+        jit = njit(sig, parallel=True, cache=True, fastmath=False, error_model="numpy")
+        _PARALLEL[key] = jit(_batch_parallel)
+    return _PARALLEL[key]
+
+
+def newton_batch(data, omega, alpha, warm, tol, k0, max_iter, acb_switch, regs, omega_iso, alpha_cold,
+                 lanes, chunk, iters, reg_index, status):
+    """Batched normalised solve with isotropic regularisation; each attempt runs in parallel (Numba
+    ``prange`` over chunks of cells, :func:`solve_chunk` each).
+
+    Parameters
+    ----------
+    data : the tuple from :func:`kernel_data`.
+    omega : (ncells, n) normalised moments (ω0 = 1), C-contiguous.
+    alpha : (ncells, n) in: warm starts (used where ``warm`` and finite), out: normalised multipliers.
+    warm : bool; tol : stopping tolerance on ‖∇φ‖₂; k0 : iterations of the unregularised attempt (fast
+        and robust path together); max_iter : iterations of each regularised attempt.
+    acb_switch : as in :func:`newton_cell`; inf skips the fast path (change of basis from the start).
+    regs : (nr,) regularisation parameters r, tried in order; omega_iso : (n,) isotropic moments.
+    alpha_cold : (n,) cold start (isotropic multipliers), also the answer for failed cells.
+    lanes, chunk : cells solved together by :func:`newton_lanes`, cells per parallel work item.
+    iters, reg_index, status : (ncells,) int64 outputs: Newton iterations over all attempts; index into
+        ``regs`` of the successful regularisation (−1: none needed, −2: failed); final status of the
+        unregularised attempt.
+
+    The unsolved cells of all chunks are regularised together, r by r (so they still fill the lanes):
+    their moments (1 − r) ω + r ω_iso are solved from the cold start. Numba code can call
+    :func:`solve_chunk` (one attempt for a range of cells) or :func:`newton_cell` (one cell).
+    """
+    kernel = _parallel_kernel(data)
+    kernel(solve_chunk, data, omega, alpha, bool(warm), float(tol), int(k0), float(acb_switch), alpha_cold,
+           int(lanes), int(chunk), iters, status)
+    reg_index[:] = -1
+    pend = np.flatnonzero(status != CONVERGED)
+    if pend.size == 0:
+        return
+    nodes = data[0][:, data[1] > 0]  # basis values at the real (not padding) nodes
+    r_low = _separation_bound(alpha[pend], omega[pend], omega_iso, nodes, status[pend])
+    for k, r in enumerate(regs):
+        if pend.size == 0:
+            break
+        todo = r > r_low  # the others are proven outside the discrete realizable set at this r
+        cells = pend[todo]
+        if cells.size == 0:
+            continue
+        vr = np.ascontiguousarray((1.0 - r) * omega[cells] + r * omega_iso)
+        ar = np.empty_like(vr)
+        itr = np.zeros(cells.size, np.int64)
+        sr = np.zeros(cells.size, np.int64)
+        kernel(solve_chunk, data, vr, ar, False, float(tol), int(max_iter), float(acb_switch), alpha_cold,
+               int(lanes), int(chunk), itr, sr)
+        iters[cells] += itr
+        ok = sr == CONVERGED
+        alpha[cells[ok]] = ar[ok]
+        reg_index[cells[ok]] = k
+        r_low[todo] = np.maximum(r_low[todo], _separation_bound(ar, omega[cells], omega_iso, nodes, sr))
+        keep = np.ones(pend.size, bool)
+        keep[np.flatnonzero(todo)[ok]] = False
+        pend, r_low = pend[keep], r_low[keep]
+    alpha[pend] = alpha_cold
+    reg_index[pend] = -2
+
+
+def _separation_bound(alpha, omega, omega_iso, nodes, status):
+    """For cells that failed as UNBOUNDED: the r below which (1 − r) ω + r ω_iso is provably outside the
+    discrete realizable set (0 for the others).
+
+    φ(α) < 1 + log min w implies α·v > max_q α·m_q (since ⟨e^{α·m}⟩ ≥ w_q e^{max α·m_q}), so the
+    hyperplane {x : α·x = max_q α·m_q} separates the failed moments v from the convex hull of the nodes'
+    basis values; every point of the segment towards ω_iso with α·v_r > max_q α·m_q is outside as well,
+    i.e. every r < (α·ω − max α·m_q) / (α·ω − α·ω_iso). Skipping those r cannot change the r that
+    succeeds: it only saves the attempts that must fail.
+    """
+    h_max = (alpha @ nodes).max(axis=1)
+    h_w = np.einsum("ij,ij->i", alpha, omega)
+    h_iso = alpha @ omega_iso
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = (h_w - h_max) / (h_w - h_iso)
+    valid = (status == UNBOUNDED) & (h_w > h_max) & (h_w > h_iso) & np.isfinite(r)
+    # a hair below the bound: rounding must not skip an r that is feasible
+    return np.where(valid, r * (1.0 - 1e-9), 0.0)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -506,7 +923,7 @@ def _product_tensor(basis: Basis, m: np.ndarray, quad: Quadrature):
     for a, ea in enumerate(mono):
         Cg[:, index[ea]] += Tm[:, a]
         for b, eb in enumerate(mono):
-            e = tuple(x + y for x, y in zip(ea, eb))
+            e = tuple(x + y for x, y in zip(ea, eb, strict=True))
             C[:, :, index[e]] += np.outer(Tm[:, a], Tm[:, b])
     bvals = prod.evaluate(quad)  # (Q, nb)
     pairs = np.einsum("qj,qk->qjk", m, m)
@@ -562,7 +979,8 @@ def kernel_data(basis: Basis, quad: Quadrature) -> tuple:
 def _real_option(name: str, value, lo: float, hi: float) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) \
             or not lo < value <= hi:
-        raise InputError(f"newton closure: option {name!r} must be a number in ({lo:g}, {hi:g}], got {value!r}")
+        raise InputError(f"newton closure: option {name!r} must be a number in ({lo:g}, {hi:g}], "
+                         f"got {value!r}")
     return float(value)
 
 
@@ -581,7 +999,7 @@ class NewtonClosure(Closure):
     max_iter : 100, iteration cap of each regularised attempt.
     k0 : 50, iterations of the unregularised attempt before regularising (≤ max_iter).
     regularisation : increasing r in (0, 1], default (1e−8, 1e−6, 1e−4, 1e−3, 1e−2, 5e−2, 0.1, 0.5, 1).
-    check : True: raise :class:`RealizabilityError` on non-realizable input (≈ 0.6 µs a cell in 1D M2);
+    check : True: raise :class:`RealizabilityError` on non-realizable input (≈ 0.2 µs a cell in 1D M2);
         False: only finiteness and u0 > 0 are checked and non-realizable cells are regularised.
     change_basis : "auto" (default), "always" or "never" (adaptive change of basis, see module doc).
     """
@@ -639,9 +1057,9 @@ class NewtonClosure(Closure):
         omega = np.ascontiguousarray(u2 / u0[:, None])
         logu0 = np.log(u0)
         if alpha0 is not None:
-            a = np.array(alpha0, dtype=float).reshape(u2.shape) if np.size(alpha0) == u2.size else None
-            if a is None:
+            if np.shape(alpha0) != u.shape:
                 raise ValueError(f"newton closure: alpha0 has shape {np.shape(alpha0)}, moments {u.shape}")
+            a = np.array(alpha0, dtype=float).reshape(u2.shape)  # a copy: the caller's array is not touched
             a[:, 0] -= logu0
         else:
             a = None
@@ -651,9 +1069,9 @@ class NewtonClosure(Closure):
 
     def solve_normalised(self, omega: np.ndarray, alpha: np.ndarray | None = None,
                          moments: np.ndarray | None = None) -> tuple[np.ndarray, ClosureStats]:
-        """Solve for normalised moments ω (ω0 = 1; not checked); ``alpha``: warm start (overwritten).
-
-        ``moments`` (default ω) is what ``stats.failed_moments`` reports.
+        """Solve for normalised moments ω (ω0 = 1; not checked). ``alpha``: normalised warm starts (rows
+        that are not finite start cold), updated in place when C-contiguous float64; the solution is
+        returned either way. ``moments`` (default ω) is what ``stats.failed_moments`` reports.
         """
         omega = np.ascontiguousarray(omega, dtype=float)
         ncells = omega.shape[0]
@@ -663,8 +1081,10 @@ class NewtonClosure(Closure):
         reg_index = np.zeros(ncells, np.int64)
         status = np.zeros(ncells, np.int64)
         if ncells:
+            lanes, chunk = self._lanes(ncells)
             newton_batch(self.data, omega, alpha, warm, self.tol, self.k0, self.max_iter, self.acb_switch,
-                         self.regularisation, self.omega_iso, self.alpha_cold, iters, reg_index, status)
+                         self.regularisation, self.omega_iso, self.alpha_cold, lanes, chunk, iters, reg_index,
+                         status)
         self.last_status = status
         regularised = np.flatnonzero(reg_index >= 0)
         failed = np.flatnonzero(reg_index == -2)
@@ -679,10 +1099,18 @@ class NewtonClosure(Closure):
             failed_moments=np.array(src[failed], copy=True),
         )
         if failed.size:
+            rmax = self.regularisation[-1] if self.regularisation.size else 0.0
             log.warning("newton closure: %d cell(s) not solved even with r = %g (first: cell %d, u = %s); "
-                        "they get isotropic multipliers", failed.size,
-                        self.regularisation[-1] if self.regularisation.size else 0.0, failed[0], src[failed[0]])
+                        "they get isotropic multipliers", failed.size, rmax, failed[0], src[failed[0]])
         return alpha, stats
+
+    def _lanes(self, ncells: int) -> tuple[int, int]:
+        """Lanes of the fast path (a multiple of 16, ≲ 4096 node values per array) and cells per work item
+        (≥ 4 items per thread when there are enough cells)."""
+        Qp = self.data[0].shape[1]
+        lanes = int(np.clip((4096 // Qp) // 16 * 16, 16, MAX_LANES))
+        per_item = -(-ncells // (4 * numba.get_num_threads()))
+        return lanes, max(lanes, min(CHUNK_LANES * lanes, per_item))
 
     def _check_input(self, u: np.ndarray) -> None:
         """Finite moments with u0 > 0 always (cheap); full realizability only with ``check``."""
@@ -691,7 +1119,7 @@ class NewtonClosure(Closure):
             cells = np.flatnonzero(bad)
             shown = ", ".join(f"cell {c}: u={np.array2string(u[c], precision=4)}" for c in cells[:3])
             more = f" (and {cells.size - 3} more)" if cells.size > 3 else ""
-            raise RealizabilityError(f"newton closure input: {cells.size} moment vector(s) non-finite or with "
-                                     f"u0 ≤ 0: {shown}{more}", cells, u[cells])
+            raise RealizabilityError(f"newton closure input: {cells.size} moment vector(s) non-finite or "
+                                     f"with u0 ≤ 0: {shown}{more}", cells, u[cells])
         if self.check:
             self.check_realizable(u, where="newton closure input")
