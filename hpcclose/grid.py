@@ -14,6 +14,7 @@ Build grids with :meth:`Grid.from_extent` (named x/y), which puts the axes in ar
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from math import prod
 
 import numpy as np
@@ -97,12 +98,12 @@ class Grid:
         """Total number of cells."""
         return prod(self.cells)
 
-    @property
+    @cached_property
     def spacing(self) -> tuple[float, ...]:
         """Cell width per array axis."""
         return tuple((hi - lo) / n for lo, hi, n in zip(self.lower, self.upper, self.cells, strict=True))
 
-    @property
+    @cached_property
     def cell_volume(self) -> float:
         """Length (1D) or area (2D) of one cell."""
         return prod(self.spacing)

@@ -86,6 +86,7 @@ class Simulation:
         self.history = History()
         self._stage = 0
         self._last_stats = ClosureStats()
+        self._pending_failure = None
         self._check_state("initial state")
 
     @staticmethod
@@ -109,9 +110,12 @@ class Simulation:
         with self.timer("closure"):
             alpha, stats = self.closure.multipliers(u.reshape(-1, self.n), self.alpha)
         self.alpha = alpha
-        if self.cfg.closure.on_failure == "abort" and self.decomp.sum(stats.failed.size) > 0:
-            self._raise_collective(stats.failed, u.reshape(-1, self.n),
-                                   f"t = {self.t:.6g}, step {self.step_count}: closure failed to converge")
+        # failed cells hold finite (isotropic) α, so the stage can finish; the failure is reported by
+        # the next guard, which is collective anyway (no extra reduction per stage)
+        if stats.failed.size and self.cfg.closure.on_failure == "abort" and self._pending_failure is None:
+            rows = u.reshape(-1, self.n)[stats.failed]
+            self._pending_failure = (stats.failed, rows, f"t = {self.t:.6g}, step {self.step_count}, stage "
+                                     f"{self._stage}: closure failed to converge")
         return alpha, stats
 
     def _rhs(self, u: np.ndarray, t: float) -> np.ndarray:
@@ -217,11 +221,20 @@ class Simulation:
         margin = self._margin(u2)
         self._last_margin = float(margin.min()) if margin.size else np.inf
         bad = ~(margin > 0.0) | ~np.all(np.isfinite(u2), axis=1)
-        if self.decomp.sum(int(bad.sum())) > 0:
-            self._raise_collective(np.flatnonzero(bad), u2, f"{when}: non-finite or non-realizable moments")
+        failed = self._pending_failure
+        nbad, nfailed = self.decomp.sum(np.array([bad.sum(), 0 if failed is None else failed[0].size]))
+        if nbad > 0:
+            cells = np.flatnonzero(bad)
+            self._raise_collective(cells, u2[cells], f"{when}: non-finite or non-realizable moments")
+        if nfailed > 0:
+            self._raise_collective(*(failed or (np.zeros(0, np.int64), np.zeros((0, self.n)), "")))
 
-    def _raise_collective(self, cells: np.ndarray, u2: np.ndarray, what: str) -> None:
-        """Raise the same RealizabilityError on all ranks, naming the first bad cell (global index)."""
+    def _raise_collective(self, cells: np.ndarray, rows: np.ndarray, what: str) -> None:
+        """Raise the same RealizabilityError on all ranks, naming the first bad cell (global index).
+
+        ``cells`` are this rank's owned-cell numbers (maybe none), ``rows`` their moments; ``what`` is
+        taken from the rank that owns the first cell.
+        """
         d = self.decomp
         first = d.global_cell_index(int(cells[0])) if cells.size else None
         key = np.ravel_multi_index(first, self.grid.shape) if first else np.iinfo(np.int64).max
@@ -229,8 +242,8 @@ class Simulation:
         count = d.sum(int(cells.size))
         mine = first is not None and key == gkey
         owner = d.max(d.rank if mine else -1)
-        info = (first, u2[cells[0]].tolist()) if mine else None
-        first, moments = d.bcast(info, root=owner)
+        info = (first, rows[0].tolist(), what) if mine else None
+        first, moments, what = d.bcast(info, root=owner)
         axes = ", ".join(f"{a}={i}" for a, i in zip(self.grid.axis_names, first))
         err = RealizabilityError(f"{what} in {count} cell(s); first: global cell ({axes}), "
                                  f"u = {np.array2string(np.array(moments), precision=6)}")

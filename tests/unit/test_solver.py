@@ -74,3 +74,38 @@ def test_mesh_problem_dimension_mismatch():
     bad = cfg.model_copy(update={"problem": config.ProblemConfig(name="periodic_2d")})
     with pytest.raises(InputError, match="2D but the mesh is 1D"):
         Simulation(bad, comm=MPI.COMM_SELF)
+
+
+class _FailsCellThree:
+    """A closure that reports cell 3 as failed (the Newton solver practically never fails)."""
+
+    @staticmethod
+    def make():
+        from hpcclose.closures.pn import PNClosure
+
+        class FailingClosure(PNClosure):
+            name = "failing_for_tests"
+
+            def multipliers(self, u, alpha0=None):
+                alpha, stats = super().multipliers(u, alpha0)
+                stats.failed = np.array([3])
+                return alpha, stats
+
+        return FailingClosure
+
+
+@pytest.mark.parametrize("policy", ["abort", "accept"])
+def test_closure_failure_policy(policy):
+    _FailsCellThree.make()
+    cfg = config.load(INPUTS / "plane_source_m2.toml", ["mesh.cells=10", "scheme.max_steps=3",
+                                                       "closure.name='failing_for_tests'",
+                                                       f"closure.on_failure='{policy}'"])
+    sim = Simulation(cfg, comm=MPI.COMM_SELF)
+    if policy == "accept":
+        while not sim.done():
+            sim.step()
+        assert sim.finalize().failed == 1
+        return
+    with pytest.raises(RealizabilityError, match=r"closure failed to converge.*global cell \(x=3\)"):
+        while not sim.done():
+            sim.step()
