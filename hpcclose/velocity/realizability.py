@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numba import njit, prange
 
 if TYPE_CHECKING:
     from .basis import Basis
@@ -51,22 +52,6 @@ def _min_eig(mats: list[np.ndarray]) -> np.ndarray:
     return np.min(np.stack([_smallest_eigenvalue(m) for m in mats], axis=-1), axis=-1)
 
 
-def _hankel_1d(w: np.ndarray, N: int) -> list[np.ndarray]:
-    """Hankel matrices whose definiteness characterises moments of order ≤ N on [−1, 1]."""
-    def hankel(seq: np.ndarray, k: int) -> np.ndarray:
-        idx = np.add.outer(np.arange(k + 1), np.arange(k + 1))
-        return seq[..., idx]
-
-    k = N // 2
-    if N % 2 == 0:
-        mats = [hankel(w, k)]
-        if k >= 1:
-            mats.append(hankel(w[..., :-2] - w[..., 2:], k - 1))
-    else:
-        mats = [hankel(w[..., :-1] + w[..., 1:], k), hankel(w[..., :-1] - w[..., 1:], k)]
-    return mats
-
-
 def _mats_2d(w: np.ndarray, N: int) -> list[np.ndarray]:
     if N == 0:
         return [np.ones(w.shape[:-1] + (1, 1))]
@@ -81,10 +66,64 @@ def _mats_2d(w: np.ndarray, N: int) -> list[np.ndarray]:
     raise NotImplementedError(f"2D realizability is implemented for N ≤ 2, not N = {N}")
 
 
+@njit(cache=True, inline="always")
+def _sym_min_eig(m: np.ndarray) -> float:
+    k = m.shape[0]
+    if k == 1:
+        return m[0, 0]
+    if k == 2:
+        return 0.5 * (m[0, 0] + m[1, 1]) - np.hypot(0.5 * (m[0, 0] - m[1, 1]), m[0, 1])
+    return np.linalg.eigvalsh(m)[0]
+
+
+@njit(parallel=True, cache=True)
+def _margin_1d(u: np.ndarray, tinv_t: np.ndarray, N: int, out: np.ndarray) -> None:
+    """Per cell, the Hankel matrices whose definiteness characterises moments of order ≤ N on [−1, 1]:
+    N = 2k: [w_{i+j}]_{i,j≤k} and [w_{i+j} − w_{i+j+2}]_{i,j<k}; N = 2k+1: [w_{i+j} ± w_{i+j+1}]_{i,j≤k};
+    ``out`` gets their smallest eigenvalue. Fused in Numba because the solver's guard runs it every step,
+    where building stacked matrices with numpy cost more than the closure itself."""
+    ncells, n = u.shape
+    k = N // 2
+    sa = k + 1
+    sb = k if N % 2 == 0 else k + 1
+    for i in prange(ncells):
+        u0 = u[i, 0]
+        if not u0 > 0.0:
+            out[i] = -np.inf if u0 <= 0.0 else np.nan
+            continue
+        w = np.empty(n)
+        for j in range(n):
+            acc = 0.0
+            for l in range(n):
+                acc += u[i, l] * tinv_t[l, j]
+            w[j] = acc / u0
+        w[0] = 1.0
+        if not np.all(np.isfinite(w)):
+            out[i] = np.nan
+            continue
+        a = np.empty((sa, sa))
+        b = np.empty((max(sb, 1), max(sb, 1)))
+        for r in range(sa):
+            for c in range(sa):
+                a[r, c] = w[r + c] if N % 2 == 0 else w[r + c] + w[r + c + 1]
+        lo = _sym_min_eig(a) if N > 0 else 1.0
+        if sb > 0:
+            for r in range(sb):
+                for c in range(sb):
+                    b[r, c] = w[r + c] - w[r + c + 2] if N % 2 == 0 else w[r + c] - w[r + c + 1]
+            lo = min(lo, _sym_min_eig(b))
+        out[i] = lo
+
+
 def margin(basis: Basis, u: np.ndarray) -> np.ndarray:
     """Smallest eigenvalue of the realizability matrices of the normalised moments (−inf if u0 ≤ 0)."""
+    if basis.dim == 1:
+        u2 = np.ascontiguousarray(np.atleast_2d(np.asarray(u, dtype=float)).reshape(-1, basis.n))
+        out = np.empty(u2.shape[0])
+        _margin_1d(u2, np.ascontiguousarray(np.linalg.inv(basis.to_monomial).T), basis.N, out)
+        return out.reshape(np.shape(u)[:-1]) if np.ndim(u) > 1 else out.reshape(())
     u0, w = normalised_monomial(basis, u)
-    mats = _hankel_1d(w, basis.N) if basis.dim == 1 else _mats_2d(w, basis.N)
+    mats = _mats_2d(w, basis.N)
     with np.errstate(invalid="ignore"):
         out = _min_eig([np.nan_to_num(m, nan=0.0) for m in mats])
     out = np.where(u0 > 0, out, -np.inf)
