@@ -15,6 +15,7 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("hpcclose.cli.run", "run a simulation from a TOML input file"),
     "restart": ("hpcclose.cli.restart", "continue a run from a checkpoint, on any number of ranks"),
+    "train": ("hpcclose.cli.train", "train a network closure (ICNN, MLP, monotone) from a TOML file"),
     "sample": ("hpcclose.cli.sample", "sample closure training/test data in multiplier space into HDF5"),
     "plot": ("hpcclose.cli.plot", "PNG figures of a run: profiles / colour maps and diagnostics histories"),
     "bench": ("hpcclose.cli.bench", "benchmarks: closures (moments/s), solver (time ratios), scaling (speedup)"),

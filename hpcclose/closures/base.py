@@ -132,7 +132,7 @@ def _import_builtin() -> None:
     """Import the modules that register the built-in closures (lazily: some import Numba)."""
     import importlib
 
-    for mod in ("newton", "m1_exact", "pn", "spline"):
+    for mod in ("newton", "m1_exact", "pn", "spline", "neural", "hybrid"):
         try:
             importlib.import_module(f"{__package__}.{mod}")
         except ModuleNotFoundError as exc:

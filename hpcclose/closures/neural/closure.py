@@ -1,0 +1,131 @@
+"""The network closures "icnn", "mlp" and "monotone" (registered by name).
+
+Options (as an input file passes them, ``[closure.icnn] model = "…"``)
+---------------------------------------------------------------------
+model : a shipped model name (hpcclose/models/<name>.h5) or a path to a network file (required). The file
+    must be for the run's basis kind, dimension and N (refused with a message naming the mismatch).
+backend : "cpu" (Numba, default; no TensorFlow needed) or "gpu" (TensorFlow with XLA, on the rank's GPU,
+    or the CPU when none is visible).
+alpha0 : "gradient" ([A eq. 37], exact gradient of the extended entropy h_a, entropy networks only) or
+    "normalisation" ([B eq. 44, 47], ⟨G⟩ = u0 exactly); default: the convention the network was trained with.
+
+Multipliers for moments u (ncells, n) with u0 > 0: ω̃ = ũ/u0, α̃ from the network, α0 by the convention
+(SCIENCE.md §3). Warm starts are ignored, no iterations, nothing regularised; non-finite moments or
+u0 ≤ 0 raise :class:`RealizabilityError` (realizability itself is not checked: a network extrapolates;
+the "hybrid" closure checks the reconstructed moments instead).
+
+Entropy. For the entropy networks :meth:`entropy` returns the extended network entropy
+h_a(u) = u0 h̃(ω̃) + u0 log u0 [A eq. 33] — the entropy this closure dissipates (it is the closure of h_a
+when α0 follows "gradient") — instead of the dual form α·u − ⟨e^{α·m}⟩ of the base class.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...errors import InputError, RealizabilityError
+from ...velocity import Basis, Quadrature
+from ..base import Closure, ClosureStats
+from ..scaling import extend_entropy
+from . import export
+
+BACKENDS = ("cpu", "gpu")
+
+
+class NetworkClosure(Closure):
+    """Common part of the network closures; subclasses set ``name`` (= the architecture)."""
+
+    architecture = ""
+
+    def __init__(self, basis: Basis, quad: Quadrature, model: str | None = None, backend: str = "cpu",
+                 alpha0: str | None = None):
+        where = f"closure.{self.name}"
+        if model is None:
+            raise InputError(f"{where}.model: required — a shipped model name or the path of a network file "
+                             "(written by hpcclose train)")
+        if backend not in BACKENDS:
+            raise InputError(f"{where}.backend must be one of {', '.join(map(repr, BACKENDS))}, "
+                             f"got {backend!r}")
+        super().__init__(basis, quad)
+        net = export.load(model, basis=basis, quad=quad)
+        if net.architecture != self.architecture:
+            raise InputError(f"{where}.model: {model!r} is a {net.architecture!r} network; use closure "
+                             f"{net.architecture!r} for it (or 'hybrid' with network = {net.architecture!r})")
+        alpha0 = alpha0 or net.alpha0
+        if alpha0 not in export.ALPHA0_CONVENTIONS:
+            raise InputError(f"{where}.alpha0 must be one of "
+                             f"{', '.join(map(repr, export.ALPHA0_CONVENTIONS))}, "
+                             f"got {alpha0!r}")
+        if alpha0 == "gradient" and not net.has_entropy:
+            raise InputError(f"{where}.alpha0: 'gradient' needs an entropy network (mlp, icnn); the monotone "
+                             "network gives α̃ only: use 'normalisation'")
+        self.net, self.alpha0, self.backend = net, alpha0, backend
+        if backend == "cpu":
+            from .cpu import CpuNetwork
+
+            self.impl = CpuNetwork(net, basis, quad)
+        else:
+            from .gpu import TFNetwork
+
+            self.impl = TFNetwork(net, basis, quad)
+        self.last_h = np.zeros(0)
+
+    def describe(self) -> str:
+        return f"{self.net.describe()} on {self.backend}"
+
+    def _check(self, u: np.ndarray) -> np.ndarray:
+        u = np.asarray(u, dtype=float)
+        u2 = u.reshape(1, -1) if u.ndim == 1 else u
+        if u2.ndim != 2 or u2.shape[1] != self.n:
+            raise ValueError(f"{self.name} closure: moments must have shape (ncells, {self.n}), "
+                             f"got {u.shape}")
+        bad = ~np.isfinite(u2).all(axis=1) | ~(u2[:, 0] > 0)
+        if bad.any():
+            cells = np.flatnonzero(bad)
+            shown = ", ".join(f"cell {c}: u={np.array2string(u2[c], precision=4)}" for c in cells[:3])
+            raise RealizabilityError(f"{self.name} closure input: {cells.size} moment vector(s) non-finite "
+                                     f"or with u0 ≤ 0: {shown}", cells, u2[cells])
+        return u2
+
+    def network_multipliers(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(α (ncells, n), h̃(ω̃) (ncells,)) straight from the network (u checked, 2D)."""
+        return self.impl.evaluate(u, self.alpha0)
+
+    def multipliers(self, u: np.ndarray, alpha0: np.ndarray | None = None) -> tuple[np.ndarray, ClosureStats]:
+        """α (ncells, n) from the network; ``alpha0`` (warm start) is ignored."""
+        single = np.ndim(u) == 1
+        u2 = self._check(u)
+        alpha, h = self.network_multipliers(u2)
+        self.last_h = h
+        stats = ClosureStats(ncells=u2.shape[0])
+        return (alpha[0] if single else alpha), stats
+
+    def entropy(self, u: np.ndarray, alpha: np.ndarray | None = None) -> np.ndarray:
+        """h_a(u) = u0 h̃(ω̃) + u0 log u0 (entropy networks); the dual form for the monotone network."""
+        if not self.net.has_entropy:
+            return super().entropy(u, alpha)
+        u2 = self._check(u)
+        _, h = self.network_multipliers(u2)
+        out = extend_entropy(h, u2[:, 0])
+        return out[0] if np.ndim(u) == 1 else out
+
+
+class ICNNClosure(NetworkClosure):
+    """Input-convex network of the entropy [B 3.2.1]; α̃ = ∇h̃ (convex by construction)."""
+
+    name = "icnn"
+    architecture = "icnn"
+
+
+class MLPClosure(NetworkClosure):
+    """Softplus MLP of the entropy [A 3.2.2] (convexity checked on a test set, not guaranteed)."""
+
+    name = "mlp"
+    architecture = "mlp"
+
+
+class MonotoneClosure(NetworkClosure):
+    """Monotone ResNet for α̃ [B 3.2.2]; α0 by normalisation."""
+
+    name = "monotone"
+    architecture = "monotone"

@@ -1,0 +1,173 @@
+"""TOML input of ``hpcclose train`` → validated, typed configuration (errors name the key and the file).
+
+Tables (see ``inputs/train_*.toml``)::
+
+    [model]     kind = "icnn" | "mlp" | "monotone", width, depth, symmetric ([A eq. 45]), alpha0
+                ("gradient" | "normalisation"; default: gradient for mlp [A], normalisation else [B]),
+                name (default NN{D}x{W}_{N}, ICNN{W}x{D}_M{N}_{dim}D, MONO…), seed
+    [velocity]  basis, dim (1 | 2), order (N), quadrature (points, or [n_mu, n_phi] in 2D)
+    [data]      sampler = "grid" (size, bounds) | "sobol" (count, max_norm, tau) | "file" (file);
+                seed, validation_fraction (0.1), save (write the sampled data set to this HDF5 file)
+    [training]  epochs, batch_size, learning_rate, lr_decay (factor), lr_decay_epochs (the factor is
+                reached after this many epochs; smooth exponential), validate_every, checkpoint_every,
+                xla (compile the training step with XLA), seed
+    [training.early_stopping]  monitor, target (stop once below), patience (epochs), min_delta
+    [loss]      h, alpha, u, mono (weights; u = "auto" gives [A]'s λ = 1/mean‖w‖²)
+    [output]    model (the network file to write), plots (loss curves PNG), history (JSON),
+                convexity_points (size of the dense test set of the convexity report; 0: skip)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import tomllib
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ..config import apply_overrides, input_error
+from ..errors import InputError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelSection(_Section):
+    kind: Literal["icnn", "mlp", "monotone"]
+    width: int = Field(ge=1, le=4096)
+    depth: int = Field(ge=0, le=256)
+    symmetric: bool = False
+    alpha0: Literal["gradient", "normalisation"] | None = None
+    name: str | None = None
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _alpha0_fits(self):
+        if self.kind == "monotone" and self.alpha0 == "gradient":
+            raise ValueError("alpha0 = 'gradient' needs an entropy network (mlp, icnn); the monotone network "
+                             "predicts α̃ only, so α0 comes from the normalisation")
+        return self
+
+    @property
+    def alpha0_convention(self) -> str:
+        return self.alpha0 or ("gradient" if self.kind == "mlp" else "normalisation")
+
+
+class VelocitySection(_Section):
+    basis: Literal["monomial", "legendre", "spherical_harmonics"] = "monomial"
+    dim: Literal[1, 2] = 1
+    order: int = Field(ge=1, le=30, description="moment order N")
+    quadrature: int | tuple[int, int]
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if (self.dim == 2) != isinstance(self.quadrature, tuple):
+            raise ValueError("quadrature must be [n_mu, n_phi] in 2D and an integer in 1D")
+        q = self.quadrature if isinstance(self.quadrature, tuple) else (self.quadrature,)
+        if any(v < 1 for v in q):
+            raise ValueError(f"quadrature sizes must be ≥ 1, got {self.quadrature}")
+        if self.dim == 1 and self.basis == "spherical_harmonics":
+            raise ValueError("spherical harmonics are a 2D basis; use 'legendre' or 'monomial' in 1D")
+        if self.dim == 2 and self.basis == "legendre":
+            raise ValueError("the Legendre basis is 1D; use 'monomial' or 'spherical_harmonics' in 2D")
+        return self
+
+
+class DataSection(_Section):
+    sampler: Literal["grid", "sobol", "file"]
+    file: str | None = None
+    size: int | list[int] | None = Field(None, description="grid points per α̃ axis")
+    bounds: tuple[float, float] = (-65.0, 65.0)
+    count: int | None = Field(None, ge=10)
+    max_norm: float | None = Field(None, gt=0.0)
+    tau: float = Field(1e-7, ge=0.0)
+    seed: int = 0
+    validation_fraction: float = Field(0.1, gt=0.0, lt=1.0)
+    save: str | None = None
+
+    @model_validator(mode="after")
+    def _sampler_keys(self):
+        need = {"grid": ("size",), "sobol": ("count", "max_norm"), "file": ("file",)}[self.sampler]
+        missing = [k for k in need if getattr(self, k) is None]
+        if missing:
+            raise ValueError(f"sampler {self.sampler!r} needs {', '.join(missing)}")
+        if self.sampler == "grid" and not self.bounds[0] < self.bounds[1]:
+            raise ValueError(f"bounds must be increasing, got {list(self.bounds)}")
+        return self
+
+
+class EarlyStopping(_Section):
+    monitor: Literal["val_loss", "val_mse_h", "val_mse_alpha", "val_mse_u"] = "val_loss"
+    target: float | None = Field(None, ge=0.0, description="stop once the monitored value is below this")
+    patience: int = Field(1500, ge=1, description="stop after this many epochs without improvement")
+    min_delta: float = Field(1e-9, ge=0.0, description="an improvement must exceed this")
+
+
+class TrainingSection(_Section):
+    epochs: int = Field(15000, ge=1)
+    batch_size: int = Field(50, ge=1)
+    learning_rate: float = Field(1e-3, gt=0.0)
+    lr_decay: float = Field(0.1, gt=0.0, le=1.0)
+    lr_decay_epochs: int = Field(5000, ge=1)
+    validate_every: int = Field(1, ge=1)
+    checkpoint_every: int = Field(100, ge=1, description="epochs between writes of the best model so far")
+    xla: bool = False
+    seed: int = 0
+    early_stopping: EarlyStopping = EarlyStopping()
+
+
+class LossSection(_Section):
+    """Loss weights; None picks the paper's value for the model kind (see :func:`losses.weights`)."""
+
+    h: float | None = Field(None, ge=0.0)
+    alpha: float | None = Field(None, ge=0.0)
+    u: float | Literal["auto"] | None = None
+    mono: float | None = Field(None, ge=0.0)
+
+    @field_validator("u")
+    @classmethod
+    def _nonneg(cls, v):
+        if isinstance(v, float) and v < 0:
+            raise ValueError("must be ≥ 0 or 'auto'")
+        return v
+
+
+class OutputSection(_Section):
+    model: str = Field(description="network file to write (HDF5)")
+    plots: bool = True
+    history: bool = True
+    convexity_points: int = Field(20000, ge=0)
+
+
+class TrainConfig(_Section):
+    model: ModelSection
+    velocity: VelocitySection
+    data: DataSection
+    training: TrainingSection = TrainingSection()
+    loss: LossSection = LossSection()
+    output: OutputSection
+    source: str = Field("<input>", exclude=True)
+    text: str = Field("", exclude=True)
+
+
+def parse(text: str, source: str = "<input>", overrides: list[str] | None = None) -> TrainConfig:
+    """Validate TOML text; raise :class:`InputError` naming the key and ``source`` on any problem."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{source}: not valid TOML: {exc}") from None
+    data = apply_overrides(data, overrides or [], source)
+    try:
+        return TrainConfig(**data, source=source, text=text)
+    except ValidationError as exc:
+        raise input_error(exc, source) from None
+
+
+def load(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as exc:
+        raise InputError(f"cannot read training input {p}: {exc.strerror}") from None
+    return parse(text, str(p), overrides)

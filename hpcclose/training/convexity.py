@@ -1,0 +1,161 @@
+"""Convexity check of a network closure [A 4.2]: Hessian eigenvalues of h̃ on a dense test set.
+
+:func:`derivatives` evaluates h̃, α̃ = ∇h̃ and the exact Hessian ∇²h̃ of an entropy network (mlp, icnn) in
+plain numpy, from the framework-neutral :class:`~hpcclose.closures.neural.export.Network` (no TensorFlow):
+forward-mode differentiation of the hand-written backpropagation. Along a direction v the forward pass
+carries ȧ_k = Wz ż_{k−1} + Wx ẋ, ż_k = σ′(a_k) ȧ_k, and the backward pass δ_k = g_k ⊙ σ′(a_k) carries
+δ̇_k = ġ_k ⊙ σ′(a_k) + g_k ⊙ σ″(a_k) ȧ_k with σ′ = sigmoid, σ″ = sigmoid (1 − sigmoid); doing this for the
+d unit vectors gives the Hessian columns. For the monotone network (α̃ directly) :func:`derivatives` gives
+the Jacobian of α̃ by central differences; its symmetric part must be PSD for a monotone map.
+
+:func:`dense_test_set` builds the dense test set: a tensor grid over the bounding box of the training inputs,
+kept where the moments are realizable with a margin. :func:`report` summarises the eigenvalues.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..closures.neural.export import Network
+from ..velocity import Basis
+
+
+def _sp(a):
+    """softplus and sigmoid, stable."""
+    e = np.exp(-np.abs(a))
+    return np.maximum(a, 0.0) + np.log1p(e), np.where(a >= 0, 1.0, e) / (1.0 + e)
+
+
+def derivatives(net: Network, omega: np.ndarray, hessian: bool = True, eps: float = 1e-5):
+    """(h̃ (B,), α̃ (B, d), H (B, d, d) or None) at the normalised moments ω̃ (B, d).
+
+    Entropy networks: exact. Monotone networks: h̃ is not available here (NaN), α̃ from the numpy
+    forward pass, H the central-difference Jacobian of α̃ (step eps).
+    """
+    omega = np.atleast_2d(np.asarray(omega, dtype=float))
+    B, d = omega.shape
+    if not net.has_entropy:
+        at = _monotone_forward(net, omega)
+        H = None
+        if hessian:
+            H = np.empty((B, d, d))
+            for j in range(d):
+                e = np.zeros(d)
+                e[j] = eps
+                fp, fm = _monotone_forward(net, omega + e), _monotone_forward(net, omega - e)
+                H[:, :, j] = (fp - fm) / (2 * eps)
+        return np.full(B, np.nan), at, H
+    P, mu = net.input_matrix, net.input_shift
+    h = np.zeros(B)
+    g_om = np.zeros((B, d))
+    H = np.zeros((B, d, d)) if hessian else None
+    eye = np.eye(d)
+    for F in net.signs:
+        x = (omega * F - mu) @ P.T
+        xdot = (eye * F) @ P.T  # (d_dir, d): ẋ for each unit direction of ω̃
+        zs, ss, adots = [], [], []
+        z, zdot = None, None
+        for L in net.layers:
+            a = x @ L.Wx.T if L.Wx is not None else 0.0
+            adot = np.broadcast_to(xdot @ L.Wx.T, (B, d, L.units)) if L.Wx is not None else 0.0
+            if L.Wz is not None:
+                a = a + z @ L.Wz.T
+                adot = adot + zdot @ L.Wz.T
+            a = a + L.b
+            if L.activation == "softplus":
+                z, s = _sp(a)
+                zdot = s[:, None, :] * adot
+            else:
+                z, s = a, np.ones_like(a)
+                zdot = np.asarray(adot)
+            zs.append(z)
+            ss.append(s)
+            adots.append(np.asarray(adot))
+        h += zs[-1][:, 0]
+        g = np.ones((B, 1))
+        gdot = np.zeros((B, d, 1))
+        gx = np.zeros((B, d))
+        gxdot = np.zeros((B, d, d))
+        for k in range(len(net.layers) - 1, -1, -1):
+            L = net.layers[k]
+            if L.activation == "softplus":
+                s = ss[k]
+                delta = g * s
+                ddot = gdot * s[:, None, :] + (g * s * (1.0 - s))[:, None, :] * adots[k]
+            else:
+                delta, ddot = g, gdot
+            if L.Wx is not None:
+                gx = gx + delta @ L.Wx
+                gxdot = gxdot + ddot @ L.Wx
+            if L.Wz is not None:
+                g = delta @ L.Wz
+                gdot = ddot @ L.Wz
+        g_om += (gx @ P) * F
+        if hessian:
+            H += (gxdot @ P) * F[None, None, :]  # ẋ already carries F for the direction
+    c = net.output_scale / net.signs.shape[0]
+    h = float(net.output_shift[0]) + c * h
+    if hessian:
+        H = 0.5 * c * (H + np.swapaxes(H, 1, 2))
+    return h, c * g_om, H
+
+
+def _monotone_forward(net: Network, omega: np.ndarray) -> np.ndarray:
+    m = net.monotone
+    out = np.zeros_like(omega)
+
+    def sp(a):
+        return _sp(a)[0]
+
+    for F in net.signs:
+        x = (omega * F - net.input_shift) @ net.input_matrix.T
+        z = x @ m["head_W"].T + m["head_b"]
+        for k in range(m["block_W1"].shape[0]):
+            y = sp(m["block_bn1_scale"][k] * z + m["block_bn1_shift"][k]) @ m["block_W1"][k].T
+            y = y + m["block_b1"][k]
+            y = sp(m["block_bn2_scale"][k] * y + m["block_bn2_shift"][k]) @ m["block_W2"][k].T
+            y = y + m["block_b2"][k]
+            z = z + y
+        t = sp(m["tail_bn1_scale"] * z + m["tail_bn1_shift"]) @ m["tail_W1"].T + m["tail_b1"]
+        o = sp(m["tail_bn2_scale"] * t + m["tail_bn2_shift"]) @ m["tail_W2"].T + m["tail_b2"]
+        out += o * F
+    return net.output_shift + net.output_scale / net.signs.shape[0] * out
+
+
+def dense_test_set(basis: Basis, omega_train: np.ndarray, per_axis: int = 200, margin: float = 1e-3,
+                max_points: int = 200_000) -> np.ndarray:
+    """Dense test set: a tensor grid over the bounding box of ``omega_train`` (d columns), realizable with
+    realizability margin > ``margin``; the grid is coarsened so at most ``max_points`` are kept."""
+    omega_train = np.atleast_2d(omega_train)
+    d = omega_train.shape[1]
+    per_axis = max(2, min(per_axis, int(max_points ** (1.0 / d))))
+    lo, hi = omega_train.min(axis=0), omega_train.max(axis=0)
+    axes = [np.linspace(a, b, per_axis) for a, b in zip(lo, hi, strict=True)]
+    pts = np.stack([g.ravel() for g in np.meshgrid(*axes, indexing="ij")], axis=1)
+    u = np.concatenate([np.ones((pts.shape[0], 1)), pts], axis=1)
+    keep = basis.realizability_margin(u) > margin
+    return pts[keep]
+
+
+def report(net: Network, omega: np.ndarray, chunk: int = 20_000) -> dict:
+    """Eigenvalues of ∇²h̃ (entropy networks) or of the symmetric part of ∇α̃ (monotone) at ``omega``:
+    min, the fraction below −1e−10·max(1, max eigenvalue), the worst point."""
+    mins = []
+    maxs = []
+    for s in range(0, omega.shape[0], chunk):
+        _, _, H = derivatives(net, omega[s:s + chunk])
+        ev = np.linalg.eigvalsh(0.5 * (H + np.swapaxes(H, 1, 2)))
+        mins.append(ev[:, 0])
+        maxs.append(ev[:, -1])
+    lmin = np.concatenate(mins) if mins else np.zeros(0)
+    lmax = np.concatenate(maxs) if maxs else np.zeros(0)
+    if lmin.size == 0:
+        return {"points": 0}
+    tol = -1e-10 * max(1.0, float(lmax.max()))
+    worst = int(np.argmin(lmin))
+    return {"points": int(lmin.size), "min_eigenvalue": float(lmin.min()),
+            "max_eigenvalue": float(lmax.max()),
+            "negative_fraction": float(np.mean(lmin < tol)), "worst_point": omega[worst].tolist(),
+            "convex": bool(lmin.min() >= tol),
+            "quantity": ("hessian of h" if net.has_entropy
+                         else "symmetric jacobian of alpha (central differences)")}

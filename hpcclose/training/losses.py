@@ -1,0 +1,117 @@
+"""Training losses of the network closures ([A eq. 46–47], [B eq. 71, 72–77]), in TensorFlow.
+
+Every loss is a weighted sum of the same mean-squared terms over a batch of normalised samples
+(ω̃ = ũ/u0, h̃, α̃, w = (1, ω̃)):
+
+    L = c_h · mean (h̃_θ − h̃)² / s² + c_α · mean ‖α̃_θ − α̃‖² / s² + c_u · mean ‖w_θ − w‖² + c_mono · L_mono
+
+* w_θ = ⟨m exp(α_θ·m)⟩ is the moment vector the closure reproduces (under the training quadrature), with
+  α_θ0 by the model's α0 convention — so for "gradient" ([A]) w_θ0 ≠ 1 measures the α0 error too.
+* s = h̃_max − h̃_min over the training set for ``icnn``/``monotone`` (the [B eq. 69–70] scaling of h to
+  [0, 1], under which α scales by 1/s), s = 1 for ``mlp``.
+* L_mono = (1/|B|²) Σ_i Σ_j ReLU(−(α*_i − α*_j)·(ω̃_i − ω̃_j)) over the batch pairs [B eq. 72] (α* = α̃_θ/s).
+* ``monotone``: h̃_θ = α_θ·w_θ − w_θ0, the entropy of the ansatz the network predicts ([B eq. 60]).
+
+Default weights (:func:`weights`), per model kind:
+  mlp      [A eq. 46–47]: c_h = 1, c_α = 0, c_u = λ = 1 / mean_train ‖w‖². [A] writes sums over the data set
+           with λ = (Σ‖w‖²)⁻¹; the per-sample mean form used here keeps the two terms in the same ratio
+           whatever the batch size, which is what a mini-batch optimiser needs.
+  icnn     [B eq. 71]: c_h = 1, c_α = λ = 0.1, c_u = 1.
+  monotone [B eq. 77]: c_h = c_α = c_u = c_mono = 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .. import devices
+from ..velocity import Basis, Quadrature
+
+# Exponent clamp of the reconstruction: a badly initialised "gradient" α0 must not give inf/NaN losses.
+ZMAX = 300.0
+
+
+@dataclass(frozen=True)
+class Weights:
+    h: float
+    alpha: float
+    u: float
+    mono: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def weights(kind: str, cfg_loss, w_train: np.ndarray) -> Weights:
+    """The loss weights for a model kind, with the [loss] table's values where given."""
+    default = {"mlp": (1.0, 0.0, "auto", 0.0), "icnn": (1.0, 0.1, 1.0, 0.0),
+               "monotone": (1.0, 1.0, 1.0, 1.0)}[kind]
+    h, a, u, mono = (v if v is not None else d for v, d in
+                     zip((cfg_loss.h, cfg_loss.alpha, cfg_loss.u, cfg_loss.mono), default, strict=True))
+    if u == "auto":
+        u = 1.0 / float(np.mean(np.sum(w_train**2, axis=1)))
+    return Weights(float(h), float(a), float(u), float(mono))
+
+
+class Losses:
+    """The loss of one model on batches of (ω̃, h̃, α̃, w); callable inside ``tf.function``."""
+
+    def __init__(self, model, basis: Basis, quad: Quadrature, alpha0: str, w: Weights, h_scale: float):
+        tf = devices.tensorflow()
+        self.tf = tf
+        self.model = model
+        m = np.asarray(basis.evaluate(quad), dtype=float)
+        self.m = tf.constant(m)
+        self.mtil = tf.constant(m[:, 1:])
+        self.logw = tf.constant(np.log(quad.weights))
+        self.alpha0 = alpha0
+        self.w = w
+        self.inv_s2 = tf.constant(1.0 / h_scale**2, dtype=tf.float64)
+        self.inv_s = tf.constant(1.0 / h_scale, dtype=tf.float64)
+
+    def outputs(self, omega, training: bool = False) -> dict:
+        """h̃_θ, α̃_θ, α_θ0 (normalised) and the reconstructed moments w_θ (B, n)."""
+        tf = self.tf
+        if self.model.has_entropy:
+            with tf.GradientTape() as tape:
+                tape.watch(omega)
+                h = self.model(omega, training=training)
+            at = tape.gradient(h, omega)
+        else:
+            at = self.model(omega, training=training)
+            h = None
+        z = tf.matmul(at, self.mtil, transpose_b=True) + self.logw
+        if self.alpha0 == "gradient":
+            a0 = h - tf.reduce_sum(omega * at, axis=1) + 1.0
+        else:
+            a0 = -tf.reduce_logsumexp(z, axis=1)
+        G = tf.exp(tf.minimum(z + a0[:, None], ZMAX))
+        w = tf.matmul(G, self.m)
+        if h is None:
+            h = a0 * w[:, 0] + tf.reduce_sum(at * w[:, 1:], axis=1) - w[:, 0]
+        return {"h": h, "alpha": at, "alpha0": a0, "w": w}
+
+    def monotonicity(self, omega, at):
+        """[B eq. 72] on the batch: mean over all pairs of ReLU(−(α_i − α_j)·(ω_i − ω_j)), α = α̃/s."""
+        tf = self.tf
+        a = at * self.inv_s
+        s = tf.reduce_sum(a * omega, axis=1)
+        c = tf.matmul(a, omega, transpose_b=True)
+        D = s[:, None] + s[None, :] - c - tf.transpose(c)
+        return tf.reduce_mean(tf.nn.relu(-D))
+
+    def __call__(self, omega, h, at, w, training: bool = False):
+        """(total loss, dict of the unweighted terms: mse_h, mse_alpha, mse_u, mono)."""
+        tf = self.tf
+        out = self.outputs(omega, training=training)
+        mse_h = tf.reduce_mean(tf.square(out["h"] - h))
+        mse_a = tf.reduce_mean(tf.reduce_sum(tf.square(out["alpha"] - at), axis=1))
+        mse_u = tf.reduce_mean(tf.reduce_sum(tf.square(out["w"] - w), axis=1))
+        total = (self.w.h * self.inv_s2) * mse_h + (self.w.alpha * self.inv_s2) * mse_a + self.w.u * mse_u
+        mono = tf.constant(0.0, dtype=tf.float64)
+        if self.w.mono > 0:
+            mono = self.monotonicity(omega, out["alpha"])
+            total = total + self.w.mono * mono
+        return total, {"mse_h": mse_h, "mse_alpha": mse_a, "mse_u": mse_u, "mono": mono}

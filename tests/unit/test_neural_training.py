@@ -1,0 +1,159 @@
+"""Training of network closures (TensorFlow on the CPU): tiny networks, a few epochs, losses fall."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+
+import numpy as np
+import pytest
+
+from hpcclose.errors import InputError
+from hpcclose.training import config
+
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None,
+                                reason="TensorFlow not installed")
+
+BASE = """
+[model]
+kind = "{kind}"
+width = {width}
+depth = {depth}
+{model_extra}
+
+[velocity]
+basis = "{basis}"
+dim = 1
+order = 2
+quadrature = 16
+
+[data]
+{data}
+
+[training]
+epochs = {epochs}
+batch_size = 32
+learning_rate = {lr}
+checkpoint_every = 2
+
+[output]
+model = "{out}"
+convexity_points = 500
+"""
+
+SOBOL = 'sampler = "sobol"\ncount = 600\nmax_norm = 8.0\ntau = 1e-6'
+
+
+def cfg_text(tmp_path, kind="icnn", width=6, depth=2, basis="monomial", data=SOBOL, epochs=6, lr=1e-2,
+             model_extra="", out="m.h5"):
+    return BASE.format(kind=kind, width=width, depth=depth, basis=basis, data=data, epochs=epochs, lr=lr,
+                       model_extra=model_extra, out=tmp_path / out)
+
+
+def run_train(tmp_path, text, **kw):
+    from hpcclose.training.train import train
+
+    cfg = config.parse(text, str(tmp_path / "train.toml"))
+    return train(cfg, progress=False, **kw)
+
+
+def test_icnn_loss_falls_and_model_file_is_usable(tmp_path):
+    from hpcclose.closures.neural import export, models
+    from hpcclose.training.convexity import derivatives
+
+    res = run_train(tmp_path, cfg_text(tmp_path))
+    h = res.history
+    assert len(h["loss"]) == 6 and h["val_loss"][-1] < 0.5 * h["val_loss"][0]
+    assert h["loss"][-1] < h["loss"][0]
+    net = export.load(res.path)
+    # the projection keeps the ICNN's z-weights non-negative through training
+    assert all(L.Wz is None or L.Wz.min() >= 0.0 for L in net.layers[1:])
+    assert res.convexity["convex"] and res.convexity["points"] > 100
+    assert net.meta["training"]["status"] == "complete" and net.meta["training"]["epochs_run"] == 6
+    assert net.meta["training"]["data"]["sampler"] == "sobol"
+    assert net.meta["test_errors"]["validation"]["mse_u"] == pytest.approx(res.test_errors["mse_u"])
+    assert (tmp_path / "m.loss.png").stat().st_size > 1000
+    assert json.loads((tmp_path / "m.history.json").read_text())["history"]["epoch"] == list(range(1, 7))
+    # the exported file is the Keras model: h̃ and α̃ = ∇h̃ by autodiff equal the file's evaluation
+    # (the closure backends are checked against the same numpy evaluation in test_neural.py)
+    tf = models.tf
+    model = models.from_network(net)
+    om = np.array([[0.1, 0.3], [-0.5, 0.4], [0.0, 0.9]])
+    hh, g = models.entropy_and_gradient(model, tf.constant(om))
+    hc, gc, _ = derivatives(net, om, hessian=False)
+    assert np.max(np.abs(g.numpy() - gc)) < 1e-12 and np.max(np.abs(hh.numpy() - hc)) < 1e-12
+
+
+def test_symmetric_mlp_with_paper_loss_trains(tmp_path):
+    """[A]: symmetric MLP on a uniform α̃ grid, Legendre basis, loss E_h² + λ E_w², α0 by the gradient."""
+    data = 'sampler = "grid"\nsize = [20, 15]\nbounds = [-6.0, 6.0]'
+    res = run_train(tmp_path, cfg_text(tmp_path, kind="mlp", width=10, depth=2, basis="legendre", data=data,
+                                       epochs=8, lr=5e-3, model_extra="symmetric = true"))
+    assert res.network.alpha0 == "gradient" and res.network.symmetric
+    assert res.network.name == "symNN2x10_2"
+    lw = res.network.meta["training"]["loss_weights"]
+    assert lw["alpha"] == 0.0 and 0 < lw["u"] < 1  # λ = 1/mean‖w‖²
+    assert res.history["val_loss"][-1] < res.history["val_loss"][0]
+
+
+def test_monotone_trains_with_monotonicity_loss(tmp_path):
+    res = run_train(tmp_path, cfg_text(tmp_path, kind="monotone", width=8, depth=1, epochs=5, lr=5e-3))
+    h = res.history
+    assert h["val_loss"][-1] < h["val_loss"][0]
+    assert all(np.isfinite(h["val_mono"])) and res.network.architecture == "monotone"
+    assert "jacobian" in res.convexity["quantity"]
+
+
+def test_early_stopping(tmp_path):
+    # a target reached at once stops after the first epoch, and the reason is recorded
+    text = cfg_text(tmp_path, epochs=50) + "\n[training.early_stopping]\ntarget = 1e9\n"
+    res = run_train(tmp_path, text)
+    assert res.epochs_run == 1 and "target" in res.stop_reason
+    # no improvement for `patience` epochs (lr = 0: nothing changes)
+    text = (cfg_text(tmp_path, epochs=50, lr=1e-30)
+            + "\n[training.early_stopping]\npatience = 3\nmin_delta = 1e-3\n")
+    res = run_train(tmp_path, text)
+    assert res.epochs_run == 4 and "no improvement" in res.stop_reason and res.best_epoch == 1
+
+
+def test_config_is_validated(tmp_path):
+    good = cfg_text(tmp_path)
+    config.parse(good)
+    with pytest.raises(InputError, match=r"data: sampler 'sobol' needs count"):
+        config.parse(good.replace("count = 600\n", ""), "t.toml")
+    with pytest.raises(InputError, match="model.kind"):
+        config.parse(good.replace('kind = "icnn"', 'kind = "cnn"'), "t.toml")
+    with pytest.raises(InputError, match="'gradient' needs an entropy network"):
+        config.parse(cfg_text(tmp_path, kind="monotone", model_extra='alpha0 = "gradient"'), "t.toml")
+    with pytest.raises(InputError, match=r"velocity: quadrature must be \[n_mu, n_phi\] in 2D"):
+        config.parse(good.replace("dim = 1", "dim = 2"), "t.toml")
+    with pytest.raises(InputError, match="training.epochs"):
+        config.parse(good, "t.toml", overrides=["training.epochs=0"])
+    with pytest.raises(InputError, match="unknown key"):
+        config.parse(good.replace("[output]", "[output]\nfoo = 1"), "t.toml")
+
+
+def test_cli_main_writes_the_model(tmp_path, capsys):
+    from hpcclose.cli import train as cli
+
+    path = tmp_path / "train.toml"
+    path.write_text(cfg_text(tmp_path, out="cli.h5", epochs=3))
+    p = argparse.ArgumentParser()
+    cli.add_arguments(p)
+    assert cli.main(p.parse_args([str(path), "--no-progress", "--epochs", "2"])) == 0
+    out = capsys.readouterr().out
+    assert "epochs 2" in out and "model written to" in out and (tmp_path / "cli.h5").exists()
+    with pytest.raises(InputError, match="--epochs"):
+        cli.main(p.parse_args([str(path), "--epochs", "0"]))
+
+
+def test_shipped_inputs_are_valid():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "inputs"
+    files = sorted(root.glob("train_*.toml"))
+    assert len(files) >= 4
+    for f in files:
+        cfg = config.load(f)
+        assert cfg.output.model.endswith(".h5")
