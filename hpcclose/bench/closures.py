@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..closures import get_closure
+from ..errors import InputError
 from ..velocity import gauss_legendre, make_basis
 from .moment_sets import moment_set, perturb
 
@@ -47,10 +48,34 @@ def _time(fn, repeat: int) -> tuple[float, object]:
     return best, out
 
 
+NETWORKS = ("icnn", "mlp", "monotone", "hybrid")
+
+
+def _model_file(model: str, arch: str, basis, quad, tmpdir: Path) -> str:
+    """``random:WxD`` → a network file with random weights (throughput does not depend on them)."""
+    if not model.startswith("random:"):
+        return model
+    from ..closures.neural import export
+    from ..closures.neural.layout import random_network
+
+    width, depth = (int(v) for v in model.removeprefix("random:").split("x"))
+    path = tmpdir / f"{arch}_{basis.N}_{width}x{depth}.h5"
+    if not path.exists():
+        export.save(path, random_network(arch, basis, width, depth, quadrature=quad.name))
+    return str(path)
+
+
 def run(orders=(1, 2), sizes=(10**3, 10**4, 10**5, 10**6), sets=("uniform", "interior", "boundary:1e-2",
         "boundary:1e-3"), closures=("newton", "newton_warm", "m1_exact", "pn"), quadrature: int = 30,
-        tol: float = 1e-9, repeat: int = 3, seed: int = 0, log=print) -> list[Row]:
-    """Measure every combination; returns one :class:`Row` each."""
+        tol: float = 1e-9, repeat: int = 3, seed: int = 0, log=print, model: str | None = None) -> list[Row]:
+    """Measure every combination; returns one :class:`Row` each.
+
+    Network closures (icnn, mlp, monotone, hybrid) need ``model``: a model file, or ``random:WxD`` for a
+    randomly initialised network of width W and depth D (for throughput only).
+    """
+    import tempfile
+
+    tmpdir = Path(tempfile.mkdtemp(prefix="hpcclose-bench-"))
     import numba
 
     threads = numba.get_num_threads()
@@ -66,6 +91,11 @@ def run(orders=(1, 2), sizes=(10**3, 10**4, 10**5, 10**6), sets=("uniform", "int
                         continue
                     base = "newton" if name.startswith("newton") else name
                     opts = {"tol": tol} if base == "newton" else {}
+                    if base in NETWORKS:
+                        if model is None:
+                            raise InputError(f"closure {base!r} needs --model (a file or random:WxD)")
+                        arch = "icnn" if base == "hybrid" else base
+                        opts = {"model": _model_file(model, arch, basis, quad, tmpdir)}
                     closure = get_closure(base, basis, quad, **opts)
                     if name == "newton_warm":
                         rng = np.random.default_rng(seed + 1)
