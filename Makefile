@@ -30,6 +30,7 @@ test-serial:
 test-mpi:
 	$(MPITEST) -n 2 $(PY) scripts/mpi_pytest.py --expect-ranks 2 tests/mpi -q --timeout=300
 	$(MPITEST) -n 3 $(PY) scripts/mpi_pytest.py --expect-ranks 3 tests/mpi -q --timeout=300
+	$(MPITEST) -n 4 $(PY) scripts/mpi_pytest.py --expect-ranks 4 tests/mpi/test_rank_invariance.py -q --timeout=300
 
 lint:
 	$(VENV)/bin/ruff check hpcclose tests drivers scripts

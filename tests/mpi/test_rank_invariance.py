@@ -15,6 +15,8 @@ INPUTS = Path(__file__).resolve().parents[2] / "inputs"
 
 def _run(path: Path, overrides: list[str], comm) -> np.ndarray | None:
     sim = Simulation(config.load(path, overrides), comm=comm)
+    if sim.dim == 2 and comm.Get_size() == 4:
+        assert sim.decomp.dims == (2, 2)  # the 2 × 2 layout the issue asks for
     while not sim.done():
         sim.step()
     return sim.decomp.gather(sim.u)

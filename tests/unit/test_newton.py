@@ -20,7 +20,7 @@ from hpcclose.velocity.realizability import m2_boundary_distance
 
 SEED = 20240611
 NCELLS = 10_000  # moments per case (the 1e4)
-NSCIPY = 13  # cells per case checked against scipy: 16 cases → 208 independent solves in all
+NSCIPY = 200  # cells per case checked against scipy (16 cases → 3200 independent solves, ~10 s)
 REEVAL = 1e-13  # allowance for re-evaluating the residual in numpy (× u0)
 
 CASES = ([("monomial", 1, N) for N in range(1, 8)] + [("legendre", 1, N) for N in range(1, 8)]

@@ -53,9 +53,10 @@ BASE = (INPUTS / "periodic_2d_m1.toml").read_text()
     (("cells = [100, 100]", "cells = [0, 10]"), "mesh.cells"),                   # zero cells
     (("cfl = 0.4", "cfl = 1.5"), "scheme.cfl"),                                  # beyond stability
     (('name = "newton"', 'name = "magic"'), "closure"),                          # unknown closure
+    (('name = "periodic_2d"', 'name = "periodic_2d"\ndrift = 0.9'), "global cell (y=0, x=0)"),  # not realizable
 ])
 def test_bad_input_exits_2_with_one_line(tmp_path, change, key):
-    res = _run_cli(tmp_path, BASE.replace(*change))
+    res = _run_cli(tmp_path, BASE.replace(*change), "--set", f"output.dir='{tmp_path / 'out'}'")
     assert res.returncode == 2, res.stderr
     assert "Traceback" not in res.stderr
     lines = [ln for ln in res.stderr.splitlines() if ln.startswith("hpcclose: error")]
@@ -109,3 +110,24 @@ def test_closure_failure_policy(policy):
     with pytest.raises(RealizabilityError, match=r"closure failed to converge.*global cell \(x=3\)"):
         while not sim.done():
             sim.step()
+
+
+def test_guard_stop_writes_a_rescue_file(tmp_path):
+    # the driver writes the state at which the guard stopped the run, then re-raises
+    from hpcclose.driver import run_loop
+    from hpcclose.io.run_dir import RunDirectory
+
+    _FailsCellThree.make()
+    cfg = config.load(INPUTS / "plane_source_m2.toml", ["mesh.cells=10", "scheme.max_steps=5",
+                                                       "closure.name='failing_for_tests'",
+                                                       f"output.dir='{tmp_path / 'run'}'"])
+    sim = Simulation(cfg, comm=MPI.COMM_SELF)
+    with pytest.raises(RealizabilityError, match="closure failed"):
+        run_loop(sim, RunDirectory(sim), progress=False)
+    rescue = sorted((tmp_path / "run").glob("rescue_*.h5"))
+    assert len(rescue) == 1
+    import h5py
+
+    with h5py.File(rescue[0], "r") as f:
+        np.testing.assert_array_equal(f["fields/u"][...], sim.u)
+        assert f.attrs["rescue"]
