@@ -61,9 +61,10 @@ def _launch(run_dir: Path, *extra: str) -> subprocess.Popen:
                             start_new_session=True)
 
 
-def _wait_for(path: Path, proc: subprocess.Popen, limit: float = 120) -> None:
+def _wait_for(path: Path, proc: subprocess.Popen, limit: float = 180, ready=None) -> None:
+    """Wait until ``path`` exists (or ``ready()`` is true) while the run is alive."""
     end = time.monotonic() + limit
-    while not path.exists():
+    while not (ready() if ready else path.exists()):
         assert proc.poll() is None, proc.communicate()[0]
         assert time.monotonic() < end, f"{path} never appeared"
         time.sleep(0.2)
@@ -85,7 +86,9 @@ def test_sigterm_checkpoints_and_exits_cleanly(tmp_path):
 def test_sigkill_during_output_keeps_previous_checkpoint(tmp_path):
     run_dir = tmp_path / "r"
     proc = _launch(run_dir, "--set", "output.every_steps=1", "--set", "output.checkpoint_every_steps=1")
-    _wait_for(run_dir / "checkpoint_00000003.h5", proc)
+    # checkpoints rotate (two are kept): wait for the third one to have been published at some point
+    _wait_for(run_dir, proc, ready=lambda: (c := latest_checkpoint(run_dir)) is not None and
+              int(c.stem.split("_")[1]) >= 3)
     time.sleep(0.37)  # somewhere inside the stream of writes
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
