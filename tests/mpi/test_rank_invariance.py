@@ -15,18 +15,18 @@ INPUTS = Path(__file__).resolve().parents[2] / "inputs"
 
 def _run(path: Path, overrides: list[str], comm) -> np.ndarray | None:
     sim = Simulation(config.load(path, overrides), comm=comm)
-    if sim.dim == 2 and comm.Get_size() == 4:
-        assert sim.decomp.dims == (2, 2)  # the 2 × 2 layout the issue asks for
     while not sim.done():
         sim.step()
     return sim.decomp.gather(sim.u)
 
 
-def _compare(path: Path, overrides: list[str]) -> None:
+def _compare(path: Path, overrides: list[str], dims_on_4: str | None = None) -> None:
+    """Serial (COMM_SELF on rank 0) vs all ranks; ``dims_on_4`` fixes the layout on 4 ranks."""
     from mpi4py import MPI
 
     world = MPI.COMM_WORLD
-    parallel = _run(path, overrides, world)
+    layout = [f"parallel.dims={dims_on_4}"] if dims_on_4 and world.Get_size() == 4 else []
+    parallel = _run(path, overrides + layout, world)
     if world.Get_rank() == 0:
         serial = _run(path, overrides, MPI.COMM_SELF)
         np.testing.assert_allclose(parallel, serial, rtol=0, atol=1e-12 * np.abs(serial).max())
@@ -41,4 +41,4 @@ def test_plane_source_m2_newton():
 @pytest.mark.mpi(min_size=2)
 def test_periodic_2d_m1_newton():
     _compare(INPUTS / "periodic_2d_m1.toml", ["mesh.cells=[12,10]", "velocity.quadrature=[6,8]",
-                                               "scheme.max_steps=6"])
+                                               "scheme.max_steps=6"], dims_on_4="[2,2]")
