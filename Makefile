@@ -4,6 +4,10 @@ PY      := $(VENV)/bin/python
 MPIEXEC := $(VENV)/bin/mpiexec
 # one Numba thread per rank in the MPI runs: two ranks already fill this 2-core machine
 MPITEST := NUMBA_NUM_THREADS=1 $(MPIEXEC)
+LOGS    := .test-logs
+# a failing test run must fail its recipe even though its output goes through tee
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 
 .PHONY: setup demo test test-serial test-mpi lint clean help
 
@@ -23,17 +27,21 @@ demo: setup
 
 test: setup
 	@$(MAKE) --no-print-directory test-serial test-mpi
+	@$(PY) scripts/test_summary.py $(LOGS)/serial.log $(LOGS)/mpi2.log $(LOGS)/mpi3.log $(LOGS)/mpi4.log
 
 test-serial:
-	$(PY) -m pytest tests/unit -q --timeout=600
+	@mkdir -p $(LOGS)
+	$(PY) -m pytest tests/unit -q --timeout=600 | tee $(LOGS)/serial.log
 
 test-mpi:
-	$(MPITEST) -n 2 $(PY) scripts/mpi_pytest.py --expect-ranks 2 tests/mpi -q --timeout=300
-	$(MPITEST) -n 3 $(PY) scripts/mpi_pytest.py --expect-ranks 3 tests/mpi -q --timeout=300
-	$(MPITEST) -n 4 $(PY) scripts/mpi_pytest.py --expect-ranks 4 tests/mpi/test_rank_invariance.py -q --timeout=300
+	@mkdir -p $(LOGS)
+	$(MPITEST) -n 2 $(PY) scripts/mpi_pytest.py --expect-ranks 2 tests/mpi -q --timeout=300 | tee $(LOGS)/mpi2.log
+	$(MPITEST) -n 3 $(PY) scripts/mpi_pytest.py --expect-ranks 3 tests/mpi -q --timeout=300 | tee $(LOGS)/mpi3.log
+	$(MPITEST) -n 4 $(PY) scripts/mpi_pytest.py --expect-ranks 4 tests/mpi/test_rank_invariance.py -q \
+		--timeout=300 | tee $(LOGS)/mpi4.log
 
 lint:
 	$(VENV)/bin/ruff check hpcclose tests drivers scripts
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache $(LOGS) .mpi-logs
