@@ -26,7 +26,7 @@ demo: setup
 	@echo "demo results: runs/demo/ (fields_*.h5 + fields.xdmf for ParaView, diagnostics.csv, plots/*.png)"
 
 test: setup
-	@$(MAKE) --no-print-directory test-serial test-mpi
+	@$(MAKE) --no-print-directory lint test-serial test-mpi
 	@$(PY) scripts/test_summary.py $(LOGS)/serial.log $(LOGS)/mpi2.log $(LOGS)/mpi3.log $(LOGS)/mpi4.log
 
 test-serial:

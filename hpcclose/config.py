@@ -10,10 +10,10 @@ are applied to the parsed TOML before validation, with values parsed as TOML (``
 from __future__ import annotations
 
 import copy
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
+import tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import InputError
@@ -188,24 +188,33 @@ def apply_overrides(data: dict, overrides: list[str], source: str) -> dict:
     return data
 
 
-def parse(text: str, source: str = "<input>", overrides: list[str] | None = None) -> Config:
-    """Validate TOML text; raise :class:`InputError` naming the key and ``source`` on any problem."""
+def validate(model: type[BaseModel], text: str, source: str, sets: list[str] | None = None, **extra):
+    """TOML ``text`` (plus ``--set`` overrides) validated as ``model``; every problem is an
+    :class:`InputError` naming the key and ``source``. Shared by simulation and training inputs."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{source}: not valid TOML: {exc}") from None
-    data = apply_overrides(data, overrides or [], source)
+    data = apply_overrides(data, sets or [], source)
     try:
-        return Config(**data, source=source, text=text, overrides=tuple(overrides or ()))
+        return model(**data, source=source, text=text, **extra)
     except ValidationError as exc:
         raise input_error(exc, source) from None
 
 
-def load(path: str | Path, overrides: list[str] | None = None) -> Config:
-    """Read and validate an input file."""
-    p = Path(path)
+def read_input(path: str | Path, what: str = "input file") -> str:
+    """The text of an input file, or an :class:`InputError` naming it."""
     try:
-        text = p.read_text()
+        return Path(path).read_text()
     except OSError as exc:
-        raise InputError(f"cannot read input file {p}: {exc.strerror}") from None
-    return parse(text, str(p), overrides)
+        raise InputError(f"cannot read {what} {path}: {exc.strerror}") from None
+
+
+def parse(text: str, source: str = "<input>", overrides: list[str] | None = None) -> Config:
+    """Validate simulation-input TOML text (see :func:`validate`)."""
+    return validate(Config, text, source, overrides, overrides=tuple(overrides or ()))
+
+
+def load(path: str | Path, overrides: list[str] | None = None) -> Config:
+    """Read and validate a simulation input file."""
+    return parse(read_input(path), str(path), overrides)

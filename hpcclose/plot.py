@@ -63,7 +63,8 @@ def profiles_1d(files: list[Path], out: Path, reference: Path | None = None, exa
         axes[k, 0].grid(alpha=0.3)
     axes[0, 0].legend(fontsize=7)
     axes[-1, 0].set_xlabel("x")
-    fig.suptitle(f"{attrs.get('problem', '')}: {attrs.get('closure', '')}, {attrs.get('basis', '')} N={attrs.get('N', '')}")
+    a = {k: attrs.get(k, "") for k in ("problem", "closure", "basis", "N")}
+    fig.suptitle(f"{a['problem']}: {a['closure']}, {a['basis']} N={a['N']}")
     fig.tight_layout()
     return _save(fig, out / "profiles.png")
 

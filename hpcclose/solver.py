@@ -18,7 +18,7 @@ from . import config as config_mod
 from .closures import ClosureStats, get_closure
 from .diagnostics import History, PhaseTimer, StepRecord
 from .errors import InputError, RealizabilityError
-from .grid import NG, Grid
+from .grid import Grid
 from .parallel.decomp import Decomposition
 from .parallel.halo import HaloExchange
 from .problems import get_problem
@@ -244,7 +244,7 @@ class Simulation:
         owner = d.max(d.rank if mine else -1)
         info = (first, rows[0].tolist(), what) if mine else None
         first, moments, what = d.bcast(info, root=owner)
-        axes = ", ".join(f"{a}={i}" for a, i in zip(self.grid.axis_names, first))
+        axes = ", ".join(f"{a}={i}" for a, i in zip(self.grid.axis_names, first, strict=True))
         err = RealizabilityError(f"{what} in {count} cell(s); first: global cell ({axes}), "
                                  f"u = {np.array2string(np.array(moments), precision=6)}")
         err.collective = True

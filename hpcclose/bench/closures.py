@@ -100,9 +100,9 @@ def run(orders=(1, 2), sizes=(10**3, 10**4, 10**5, 10**6), sets=("uniform", "int
                     if name == "newton_warm":
                         rng = np.random.default_rng(seed + 1)
                         start, _ = closure.multipliers(perturb(u, 0.01, rng, basis.is_realizable))
-                        fn = lambda c=closure, s=start: c.multipliers(u, s)  # noqa: E731
+                        fn = lambda c=closure, s=start, v=u: c.multipliers(v, s)  # noqa: E731
                     else:
-                        fn = lambda c=closure: c.multipliers(u)  # noqa: E731
+                        fn = lambda c=closure, v=u: c.multipliers(v)  # noqa: E731
                     closure.multipliers(u[: min(size, 100)])  # compile outside the timing
                     sec, (_, st) = _time(fn, repeat)
                     row = Row(order, name, spec, size, sec, size / sec, size / sec / threads, st.iterations_mean,
@@ -148,7 +148,7 @@ def _plot(rows: list[Row], path: Path) -> None:
 
     orders = sorted({r.order for r in rows})
     fig, axes = plt.subplots(1, len(orders), figsize=(6 * len(orders), 4.5), squeeze=False)
-    for ax, order in zip(axes[0], orders):
+    for ax, order in zip(axes[0], orders, strict=True):
         for key in sorted({(r.closure, r.moment_set) for r in rows if r.order == order}):
             sel = sorted((r for r in rows if (r.order, r.closure, r.moment_set) == (order, *key)), key=lambda r: r.size)
             ax.loglog([r.size for r in sel], [r.moments_per_s_per_thread for r in sel], "o-", label=" ".join(key))

@@ -95,7 +95,7 @@ def cell_average(func, centres: tuple[np.ndarray, ...], spacing: tuple[float, ..
     grids = np.meshgrid(*centres, indexing="ij")
     total = 0.0
     for idx in np.ndindex(*(points,) * len(centres)):
-        coords = [g + 0.5 * h * xi[i] for g, h, i in zip(grids, spacing, idx)]
+        coords = [g + 0.5 * h * xi[i] for g, h, i in zip(grids, spacing, idx, strict=True)]
         total = total + np.prod([wi[i] for i in idx]) * func(*coords)
     return total
 

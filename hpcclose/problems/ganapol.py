@@ -43,11 +43,11 @@ def plane_source_cell_averages(edges: np.ndarray, t: float, c: float = 1.0, poin
     """Cell averages of ρ(·, t) over cells with the given edges (Gauss rule per cell, split at |x| = t)."""
     xi, wi = np.polynomial.legendre.leggauss(points)
     out = np.empty(edges.size - 1)
-    for i, (a, b) in enumerate(zip(edges[:-1], edges[1:])):
+    for i, (a, b) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
         # the density jumps at the uncollided front x = ±t: integrate the pieces separately
         cuts = [a, *sorted(s for s in (-t, t) if a < s < b), b]
         total = 0.0
-        for lo, hi in zip(cuts[:-1], cuts[1:]):
+        for lo, hi in zip(cuts[:-1], cuts[1:], strict=True):
             xs = 0.5 * (lo + hi) + 0.5 * (hi - lo) * xi
             total += 0.5 * (hi - lo) * np.dot(wi, plane_source_density(xs, t, c))
         out[i] = total / (b - a)

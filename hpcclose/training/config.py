@@ -22,11 +22,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import tomllib
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..config import apply_overrides, input_error
-from ..errors import InputError
+from ..config import read_input, validate
 
 
 class _Section(BaseModel):
@@ -152,22 +150,10 @@ class TrainConfig(_Section):
 
 
 def parse(text: str, source: str = "<input>", overrides: list[str] | None = None) -> TrainConfig:
-    """Validate TOML text; raise :class:`InputError` naming the key and ``source`` on any problem."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{source}: not valid TOML: {exc}") from None
-    data = apply_overrides(data, overrides or [], source)
-    try:
-        return TrainConfig(**data, source=source, text=text)
-    except ValidationError as exc:
-        raise input_error(exc, source) from None
+    """Validate training-input TOML text; errors name the key and ``source``."""
+    return validate(TrainConfig, text, source, overrides)
 
 
 def load(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
-    p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as exc:
-        raise InputError(f"cannot read training input {p}: {exc.strerror}") from None
-    return parse(text, str(p), overrides)
+    """Read and validate a training input file."""
+    return parse(read_input(path, "training input"), str(path), overrides)

@@ -31,6 +31,6 @@ def _coarsen(u: np.ndarray) -> np.ndarray:
 def test_observed_order(order, integrator, expected):
     # errors between successive refinements (L1 over cells and moments), three refinements
     sols = [_solve(n, order, integrator) for n in (40, 80, 160, 320)]
-    errs = [np.abs(_coarsen(f) - c).mean() for c, f in zip(sols[:-1], sols[1:])]
+    errs = [np.abs(_coarsen(f) - c).mean() for c, f in zip(sols[:-1], sols[1:], strict=True)]
     orders = np.log2(np.array(errs[:-1]) / np.array(errs[1:]))
     assert np.all(orders >= expected), f"errors {errs}, observed orders {orders}"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-
 from conftest import MPIEXEC, ROOT, run_mpi
+
 from hpcclose.io.checkpoint import is_complete, latest_checkpoint
 
 PLANE = ROOT / "inputs" / "plane_source_m2.toml"
