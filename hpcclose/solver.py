@@ -59,7 +59,11 @@ class Simulation:
         centres = tuple(d.local_centers(a) for a in range(self.dim))
 
         # state (owned cells) and the extended work arrays, allocated once
-        self.u = np.ascontiguousarray(self.problem.initial_moments(centres, self.grid.spacing, self.basis, self.quad))
+        try:
+            u0 = self.problem.initial_moments(centres, self.grid.spacing, self.basis, self.quad)
+        except ValueError as exc:  # a parameter combination the problem cannot represent
+            raise InputError(f"{src}: problem: {exc}") from None
+        self.u = np.ascontiguousarray(u0)
         self.alpha_ext = d.empty_extended(self.n, fill=0.0)
         self.f_ext = d.empty_extended(self.quad.size, fill=0.0)
         self.du = np.empty_like(self.u)
@@ -85,7 +89,6 @@ class Simulation:
         self.timer = PhaseTimer()
         self.history = History()
         self._stage = 0
-        self._last_stats = ClosureStats()
         self._pending_failure = None
         self._check_state("initial state")
 
