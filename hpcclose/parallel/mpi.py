@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 import traceback
 from types import TracebackType
 
@@ -40,13 +41,19 @@ def _excepthook(exc_type: type[BaseException], exc: BaseException, tb: Traceback
 
     comm = world()
     user_error = isinstance(exc, HpccloseError)
-    if _state["debug"] or not (user_error or isinstance(exc, KeyboardInterrupt)):
-        traceback.print_exception(exc_type, exc, tb, file=sys.stderr)
     name = "error" if user_error else exc_type.__name__
-    sys.stderr.write(f"hpcclose: [rank {comm.Get_rank()}/{comm.Get_size()}] {name}: {exc}\n")
+    text = f"hpcclose: [rank {comm.Get_rank()}/{comm.Get_size()}] {name}: {exc}\n"
+    if _state["debug"] or not (user_error or isinstance(exc, KeyboardInterrupt)):
+        text += "".join(traceback.format_exception(exc_type, exc, tb))
+    # one write of the whole report, the rank line first, and a moment for the launcher to forward it:
+    # Abort makes mpiexec kill every process, and output still in its pipes would be lost
     sys.stderr.flush()
+    data = text.encode()
+    while data:
+        data = data[os.write(2, data):]
     code = 2 if user_error else 1
     if comm.Get_size() > 1:
+        time.sleep(0.5)
         comm.Abort(code)
     os._exit(code)
 
