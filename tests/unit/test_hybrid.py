@@ -125,3 +125,24 @@ def test_options_are_validated(icnn_file):
     h = HybridClosure(BASIS, QUAD, model=icnn_file, newton={"tol": 1e-11, "max_iter": 80})
     assert h.newton.tol == 1e-11 and h.newton.max_iter == 80 and not h.newton.check
     assert "hybrid" in h.describe()
+
+
+def test_hybrid_simulation_tracks_newton(icnn_file):
+    # an untrained network: the residual check sends (nearly) every cell to Newton, so a whole run with
+    # the hybrid closure must reproduce the Newton run to the solver tolerance
+    from pathlib import Path
+
+    from mpi4py import MPI
+
+    from hpcclose import config
+    from hpcclose.solver import Simulation
+
+    path = Path(__file__).resolve().parents[2] / "inputs" / "periodic_1d_m2.toml"
+    common = ["mesh.cells=40", "scheme.max_steps=10", "velocity.quadrature=30"]
+    runs = {}
+    for name, extra in (("newton", []), ("hybrid", [f"closure.hybrid.model='{icnn_file}'"])):
+        sim = Simulation(config.load(path, [*common, f"closure.name='{name}'", *extra]), comm=MPI.COMM_SELF)
+        while not sim.done():
+            sim.step()
+        runs[name] = sim.u.copy()
+    np.testing.assert_allclose(runs["hybrid"], runs["newton"], rtol=0, atol=1e-7)
