@@ -24,7 +24,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hpcclose", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="hpcclose", description="Entropy-based and data-driven moment closures for kinetic transport, "
+        "in parallel: run any command under mpiexec -n P (or srun).")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module, help_text) in COMMANDS.items():
