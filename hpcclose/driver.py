@@ -7,6 +7,7 @@ summary (wall time, phase shares, closure statistics, mass and entropy change).
 from __future__ import annotations
 
 import logging
+import sys
 import time
 
 import numpy as np
@@ -28,14 +29,17 @@ def run_loop(sim, out: RunDirectory, progress: bool = True, initial_output: bool
     ocfg, d = sim.cfg.output, sim.decomp
     stop = StopRequest(out.path / "STOP")
     show = progress and d.is_root
-    bar = tqdm(total=sim.cfg.scheme.t_final, initial=sim.t, disable=not show, unit="t", dynamic_ncols=True,
+    # a terminal gets a live bar; a batch log (SLURM output file) gets a plain line every 10 % or minute
+    live = show and sys.stderr.isatty()
+    bar = tqdm(total=sim.cfg.scheme.t_final, initial=sim.t, disable=not live, unit="t", dynamic_ncols=True,
                bar_format="{l_bar}{bar}| t={n:.4g}/{total:.4g} [{elapsed}<{remaining}] {postfix}")
+    report = _LogProgress(sim) if show and not live else None
+    t0 = last = time.perf_counter()  # wall time covers everything the phase timers see, I/O included
     sim.prime()
     if initial_output and (ocfg.every or ocfg.every_steps):
         with sim.timer("io"):
             out.write_output()
     next_out = _next_output_time(sim.t, ocfg.every)
-    t0 = last = time.perf_counter()
     steps0, ended = sim.step_count, "completed"
     try:
         while not sim.done():
@@ -52,10 +56,12 @@ def run_loop(sim, out: RunDirectory, progress: bool = True, initial_output: bool
                 ended = f"stopped ({stop.reason or 'request on another rank'})"
                 break
             now = time.perf_counter()
-            if show and now - last > 0.5:
+            if live and now - last > 0.5:
                 rate = sim.grid.ncells * (sim.step_count - steps0) / (now - t0)
                 bar.set_postfix_str(f"step {sim.step_count}, {rate:.3g} cell-updates/s", refresh=False)
                 last = now
+            elif report is not None:
+                report.maybe(now)
     except RealizabilityError:
         bar.close()
         path = out.write_rescue()
@@ -65,7 +71,6 @@ def run_loop(sim, out: RunDirectory, progress: bool = True, initial_output: bool
     finally:
         stop.restore()
     bar.close()
-    wall = time.perf_counter() - t0
     if ended == "completed":
         sim.finalize()  # diagnostics of the final state (one more closure call)
     with sim.timer("io"):
@@ -73,7 +78,27 @@ def run_loop(sim, out: RunDirectory, progress: bool = True, initial_output: bool
             out.write_output()
         out.write_checkpoint()
         out.write_diagnostics()
-    return wall, ended
+    return time.perf_counter() - t0, ended
+
+
+class _LogProgress:
+    """Progress as log lines (time, step, cell-updates/s, ETA) for non-interactive runs."""
+
+    def __init__(self, sim) -> None:
+        self.sim, self.t0, self.step0, self.time0 = sim, time.perf_counter(), sim.step_count, sim.t
+        self.last, self.next_fraction = self.t0, 0.1
+
+    def maybe(self, now: float) -> None:
+        s, t_final = self.sim, self.sim.cfg.scheme.t_final
+        fraction = (s.t - self.time0) / max(t_final - self.time0, 1e-300)
+        if fraction < self.next_fraction and now - self.last < 60.0:
+            return
+        elapsed = now - self.t0
+        rate = s.grid.ncells * (s.step_count - self.step0) / max(elapsed, 1e-300)
+        eta = elapsed * (1.0 - fraction) / max(fraction, 1e-300)
+        log.info("t = %.6g / %.6g (%3.0f %%), step %d, %.3g cell-updates/s, ETA %.0f s", s.t, t_final,
+                 100 * fraction, s.step_count, rate, eta)
+        self.last, self.next_fraction = now, (int(fraction * 10) + 1) / 10
 
 
 def summary(sim, wall: float, ended: str) -> str:
