@@ -55,6 +55,11 @@ def _excepthook(exc_type: type[BaseException], exc: BaseException, tb: Traceback
     if comm.Get_size() > 1:
         time.sleep(0.5)
         comm.Abort(code)
+    # alone: finalize, so the launcher reports this exit status instead of a bad termination
+    from mpi4py import MPI
+
+    if not MPI.Is_finalized():
+        MPI.Finalize()
     os._exit(code)
 
 
