@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import __version__
 from ..errors import InputError
-from .checkpoint import latest_checkpoint, write_checkpoint
+from .checkpoint import write_checkpoint
 from .h5 import atomic_write_text, read_timeseries, root_only, write_fields, write_timeseries
 from .xdmf import write_xdmf_series
 
@@ -123,6 +123,3 @@ class RunDirectory:
         if cols:
             root_only(self.sim.decomp, lambda: write_timeseries(self.path / "diagnostics.h5",
                                                                 self.path / "diagnostics.csv", cols))
-
-    def latest_checkpoint(self) -> Path | None:
-        return latest_checkpoint(self.path)
