@@ -40,15 +40,25 @@ def _restart_on(comm, run_dir: Path) -> np.ndarray | None:
     return _advance(sim).decomp.gather(sim.u)
 
 
+def _reference(comm) -> np.ndarray | None:
+    """2N steps without a restart, gathered on rank 0."""
+    full = _advance(Simulation(_cfg(2 * N), comm=comm))
+    return full.decomp.gather(full.u)
+
+
+def _first_half(comm, run_dir: Path) -> None:
+    """N steps on ``comm``, checkpointed into ``run_dir``."""
+    first = _advance(Simulation(_cfg(N), comm=comm))
+    write_checkpoint(run_dir, first.decomp, first.u, first.alpha.reshape(first.u.shape), first.t,
+                     first.step_count, first.cfg.text)
+
+
 @pytest.mark.mpi(min_size=2)
 def test_restart_same_ranks_is_bitwise():
     world = MPI.COMM_WORLD
-    full = _advance(Simulation(_cfg(2 * N), comm=world))
-    reference = full.decomp.gather(full.u)
+    reference = _reference(world)
     tmp = _shared_tmpdir(world)
-    first = _advance(Simulation(_cfg(N), comm=world))
-    write_checkpoint(tmp, first.decomp, first.u, first.alpha.reshape(first.u.shape), first.t, first.step_count,
-                     first.cfg.text)
+    _first_half(world, tmp)
     result = _restart_on(world, tmp)
     if world.Get_rank() == 0:
         assert np.array_equal(result, reference)
@@ -58,14 +68,11 @@ def test_restart_same_ranks_is_bitwise():
 @pytest.mark.mpi(min_size=3)
 def test_restart_two_rank_checkpoint_on_three_ranks():
     world = MPI.COMM_WORLD
-    full = _advance(Simulation(_cfg(2 * N), comm=world))
-    reference = full.decomp.gather(full.u)
+    reference = _reference(world)
     tmp = _shared_tmpdir(world)
     pair = world.Split(0 if world.Get_rank() < 2 else MPI.UNDEFINED, world.Get_rank())
     if pair != MPI.COMM_NULL:  # the first half of the run on two ranks only
-        first = _advance(Simulation(_cfg(N), comm=pair))
-        write_checkpoint(tmp, first.decomp, first.u, first.alpha.reshape(first.u.shape), first.t,
-                         first.step_count, first.cfg.text)
+        _first_half(pair, tmp)
         pair.Free()
     world.Barrier()
     result = _restart_on(world, tmp)
