@@ -10,7 +10,9 @@ Tables (see ``inputs/train_*.toml``)::
                 seed, validation_fraction (0.1), save (write the sampled data set to this HDF5 file)
     [training]  epochs, batch_size, learning_rate, lr_decay (factor), lr_decay_epochs (the factor is
                 reached after this many epochs; smooth exponential), validate_every, checkpoint_every,
-                xla (compile the training step with XLA), seed
+                xla (compile the training step with XLA), seed, lbfgs_iterations (full-batch
+                L-BFGS-B refinement after Adam, :mod:`.lbfgs`; 0: none), lbfgs_memory, initial_model
+                (continue from a model file of the same layout; epochs = 0 runs L-BFGS only)
     [training.early_stopping]  monitor, target (stop once below), patience (epochs), min_delta
     [loss]      h, alpha, u, mono (weights; u = "auto" gives [A]'s λ = 1/mean‖w‖²)
     [output]    model (the network file to write), plots (loss curves PNG), history (JSON),
@@ -103,7 +105,7 @@ class EarlyStopping(_Section):
 
 
 class TrainingSection(_Section):
-    epochs: int = Field(15000, ge=1)
+    epochs: int = Field(15000, ge=0)
     batch_size: int = Field(50, ge=1)
     learning_rate: float = Field(1e-3, gt=0.0)
     lr_decay: float = Field(0.1, gt=0.0, le=1.0)
@@ -112,6 +114,10 @@ class TrainingSection(_Section):
     checkpoint_every: int = Field(100, ge=1, description="epochs between writes of the best model so far")
     xla: bool = False
     seed: int = 0
+    lbfgs_iterations: int = Field(0, ge=0, description="full-batch L-BFGS-B steps after Adam (0: none)")
+    lbfgs_memory: int = Field(50, ge=1, le=1000, description="L-BFGS history length")
+    initial_model: str | None = Field(None, description="model file whose weights and scalings start the "
+                                      "training (entropy networks of the same layout): continue a run")
     early_stopping: EarlyStopping = EarlyStopping()
 
 

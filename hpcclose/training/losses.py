@@ -102,16 +102,17 @@ class Losses:
         D = s[:, None] + s[None, :] - c - tf.transpose(c)
         return tf.reduce_mean(tf.nn.relu(-D))
 
-    def __call__(self, omega, h, at, w, training: bool = False):
-        """(total loss, dict of the unweighted terms: mse_h, mse_alpha, mse_u, mono)."""
+    def __call__(self, omega, h, at, w, training: bool = False, mono: bool = True):
+        """(total loss, dict of the unweighted terms: mse_h, mse_alpha, mse_u, mono); ``mono=False`` leaves
+        the pairwise monotonicity term out (the L-BFGS refinement adds it on a subset)."""
         tf = self.tf
         out = self.outputs(omega, training=training)
         mse_h = tf.reduce_mean(tf.square(out["h"] - h))
         mse_a = tf.reduce_mean(tf.reduce_sum(tf.square(out["alpha"] - at), axis=1))
         mse_u = tf.reduce_mean(tf.reduce_sum(tf.square(out["w"] - w), axis=1))
         total = (self.w.h * self.inv_s2) * mse_h + (self.w.alpha * self.inv_s2) * mse_a + self.w.u * mse_u
-        mono = tf.constant(0.0, dtype=tf.float64)
-        if self.w.mono > 0:
-            mono = self.monotonicity(omega, out["alpha"])
-            total = total + self.w.mono * mono
-        return total, {"mse_h": mse_h, "mse_alpha": mse_a, "mse_u": mse_u, "mono": mono}
+        pairs = tf.constant(0.0, dtype=tf.float64)
+        if self.w.mono > 0 and mono:
+            pairs = self.monotonicity(omega, out["alpha"])
+            total = total + self.w.mono * pairs
+        return total, {"mse_h": mse_h, "mse_alpha": mse_a, "mse_u": mse_u, "mono": pairs}

@@ -130,10 +130,11 @@ def scalings(kind: str, train: Samples) -> dict:
 # ---------------------------------------------------------------------------------------------------
 # Errors of an exported network
 # ---------------------------------------------------------------------------------------------------
-def errors(net: export.Network, basis: Basis, quad: Quadrature, s: Samples) -> dict:
-    """MSE/MAE of h̃, α̃ and the reconstructed moments w, and relative RMSEs ([A eq. 49], relative to the
-    data), of the exported network (numpy evaluation of the file's arrays: no TensorFlow, no compilation;
-    it agrees with both closure backends to ~1e−13)."""
+def errors(net: export.Network, basis: Basis, quad: Quadrature, s: Samples, h_range: float = 1.0) -> dict:
+    """MSE/MAE of h̃, α̃ and the reconstructed moments w, relative RMSEs ([A eq. 49], relative to the
+    data), and [B]'s scaled MSEs (h̃ and α̃ divided by ``h_range`` = h̃_max − h̃_min of the training set,
+    the units of [B] Table 1), of the exported network (numpy evaluation of the file's arrays: no
+    TensorFlow, no compilation; it agrees with both closure backends to ~1e−13)."""
     h, at, _ = convexity.derivatives(net, s.omega, hessian=False)
     m = basis.evaluate(quad)
     ones = np.ones(s.count)
@@ -152,6 +153,8 @@ def errors(net: export.Network, basis: Basis, quad: Quadrature, s: Samples) -> d
         "mse_u": float(np.mean(np.sum(dw**2, axis=1))),
         "mae_h": float(np.mean(np.abs(dh))), "mae_alpha": float(np.mean(np.abs(da))),
         "mae_u": float(np.mean(np.abs(dw))),
+        "h_range": float(h_range), "mse_h_scaled": float(np.mean(dh**2)) / h_range**2,
+        "mse_alpha_scaled": float(np.mean(np.sum(da**2, axis=1))) / h_range**2,
         "rel_rmse_h": float(np.sqrt(np.sum(dh**2) / np.sum(s.h**2))),
         "rel_rmse_alpha": float(np.sqrt(np.sum(da**2) / max(np.sum(s.alpha**2), 1e-300))),
         "rel_rmse_u": float(np.sqrt(np.sum(dw**2) / np.sum(s.w**2))),
@@ -187,7 +190,8 @@ class TrainResult:
             f"validation: MSE h {e.get('mse_h', float('nan')):.3e}, "
             f"α {e.get('mse_alpha', float('nan')):.3e}, "
             f"u {e.get('mse_u', float('nan')):.3e}; relative RMSE h {e.get('rel_rmse_h', float('nan')):.3e}, "
-            f"u {e.get('rel_rmse_u', float('nan')):.3e}",
+            f"u {e.get('rel_rmse_u', float('nan')):.3e}; [B]-scaled MSE h {e.get('mse_h_scaled', float('nan')):.3e}, "
+            f"α {e.get('mse_alpha_scaled', float('nan')):.3e}",
         ]
         if c.get("points"):
             lines.append(f"convexity ({c['quantity']}) on {c['points']} points: min eigenvalue "
@@ -231,6 +235,12 @@ def train(cfg: TrainConfig, progress: bool = True, epochs: int | None = None) ->
     samples = normalise(ds)
     train_s, val_s = split(samples, cfg.data.validation_fraction, cfg.data.seed)
     sc = scalings(mc.kind, train_s)
+    start = _initial_network(cfg, basis, quad)
+    if start is not None:  # continue a run: its scalings, not re-derived ones, go with its weights
+        sc.update(input_shift=start.input_shift, input_matrix=start.input_matrix,
+                  output_shift=start.output_shift, output_scale=start.output_scale)
+        if mc.kind == "icnn":
+            sc["h_scale"] = float(start.output_scale)
     lw = L.weights(mc.kind, cfg.loss, train_s.w)
     alpha0 = mc.alpha0_convention
     name = mc.name or default_name(mc.kind, mc.width, mc.depth, basis, mc.symmetric)
@@ -242,6 +252,8 @@ def train(cfg: TrainConfig, progress: bool = True, epochs: int | None = None) ->
         model = models.build(mc.kind, basis.n - 1, mc.width, mc.depth, symmetry_signs(basis, mc.symmetric),
                              sc["input_shift"], sc["input_matrix"], sc["output_shift"], sc["output_scale"],
                              seed=mc.seed)
+        if start is not None:
+            models.copy_weights(start, model)
         loss = L.Losses(model, basis, quad, alpha0, lw, sc["h_scale"])
         bs = min(tc.batch_size, train_s.count)
         nb = train_s.count // bs
@@ -321,18 +333,24 @@ def train(cfg: TrainConfig, progress: bool = True, epochs: int | None = None) ->
         for v, b in zip(model.weights, best_weights, strict=True):
             v.assign(b)
         epochs_run = epoch
+        lbfgs_info = {}
+        if tc.lbfgs_iterations:
+            lbfgs_info = _refine(model, loss, T, V, tc, hist, epochs_run, progress)
+            reason += f"; L-BFGS {lbfgs_info['iterations']} iterations ({lbfgs_info['message']})"
+            _export(model, [np.array(v.numpy()) for v in model.weights], out, basis, quad, meta_base, alpha0,
+                    name, mc, {"status": "checkpoint", "epoch": epochs_run, "lbfgs": lbfgs_info})
         net = model.to_network(basis_kind=basis.kind, basis_dim=basis.dim, basis_N=basis.N, alpha0=alpha0,
                                name=name, layout=layout_string(mc.kind, mc.width, mc.depth),
                                quadrature=quad.name, quadrature_size=quad.size)
 
-    test = errors(net, basis, quad, val_s)
+    test = errors(net, basis, quad, val_s, h_range=float(train_s.h.max() - train_s.h.min()))
     conv = {}
     if cfg.output.convexity_points:
         pts = convexity.dense_test_set(basis, train_s.omega, max_points=cfg.output.convexity_points)
         conv = convexity.report(net, pts)
     wall = time.perf_counter() - t_start
     meta = {**meta_base, "status": "complete", "epochs_run": epochs_run, "best_epoch": stopper.best_epoch,
-            "stop_reason": reason, "wall_seconds": wall, "seconds_per_epoch": per_epoch}
+            "stop_reason": reason, "wall_seconds": wall, "seconds_per_epoch": per_epoch, "lbfgs": lbfgs_info}
     net.meta = {"training": meta, "test_errors": {"validation": test}, "convexity": conv}
     export.save(out, net)
     result = TrainResult(net, out, hist, epochs_run, stopper.best_epoch, reason, wall, per_epoch, test, conv)
@@ -342,6 +360,52 @@ def train(cfg: TrainConfig, progress: bool = True, epochs: int | None = None) ->
     if cfg.output.plots and hist["epoch"]:
         result.plot = plot_history(hist, out.with_suffix(".loss.png"), name)
     return result
+
+
+def _initial_network(cfg: TrainConfig, basis: Basis, quad: Quadrature) -> export.Network | None:
+    """The network of ``training.initial_model``, checked against the [model] table (None if not given)."""
+    path = cfg.training.initial_model
+    if path is None:
+        return None
+    mc = cfg.model
+    where = f"{cfg.source}: training.initial_model"
+    net = export.load(path, basis=basis, quad=quad)
+    want = layout_string(mc.kind, mc.width, mc.depth)
+    if not net.has_entropy or net.architecture != mc.kind or net.layout != want:
+        raise InputError(f"{where}: {path!r} is a {net.architecture} {net.layout} network; the [model] table "
+                         f"asks for {mc.kind} {want} (only entropy networks, mlp and icnn, can be continued)")
+    if np.asarray(net.signs).shape != np.asarray(symmetry_signs(basis, mc.symmetric)).shape:
+        raise InputError(f"{where}: {path!r} has {len(net.signs)} symmetry flips; model.symmetric = "
+                         f"{str(mc.symmetric).lower()} needs {len(symmetry_signs(basis, mc.symmetric))}")
+    return net
+
+
+def _refine(model, loss, T, V, tc, hist, epochs_run, progress) -> dict:
+    """The L-BFGS phase (:mod:`.lbfgs`): its reports go into the history at epoch = Adam epochs + iteration."""
+    from tqdm import tqdm
+
+    from . import lbfgs
+
+    key = tc.early_stopping.monitor.removeprefix("val_")
+    bar = tqdm(total=tc.lbfgs_iterations, disable=not progress, unit="it", desc="L-BFGS", dynamic_ncols=True)
+
+    def record(it, train_loss, rec):
+        bar.update(it - bar.n)
+        bar.set_postfix_str(f"loss {train_loss:.3e} val {rec['loss']:.3e}")
+        row = {"epoch": epochs_run + it, "loss": train_loss, "val_loss": rec["loss"], "lr": float("nan"),
+               **{f"val_{k}": v for k, v in rec.items() if k != "loss"}}
+        for k in hist:
+            hist[k].append(row[k])
+        if not progress:
+            log.info("L-BFGS %d: loss %.3e, validation %.3e (MSE u %.3e)", it, train_loss, rec["loss"],
+                     rec["mse_u"])
+
+    info = lbfgs.refine(model, loss, T, V, tc.lbfgs_iterations, tc.lbfgs_memory,
+                        monitor=lambda rec: rec[key], record=record, seed=tc.seed)
+    bar.close()
+    log.info("L-BFGS: %d iterations in %.1f s, best at %d (%s)", info["iterations"], info["seconds"],
+             info["best_iteration"], info["message"])
+    return info
 
 
 def _meta(cfg, ds, train_s, val_s, lw, device, name) -> dict:

@@ -117,6 +117,30 @@ def test_early_stopping(tmp_path):
     assert res.epochs_run == 4 and "no improvement" in res.stop_reason and res.best_epoch == 1
 
 
+def test_lbfgs_refines_and_a_run_can_be_continued(tmp_path):
+    """Full-batch L-BFGS after Adam lowers the loss and keeps the ICNN convex (bounds Wz ≥ 0); a second
+    run started from the model file (epochs = 0, L-BFGS only) starts where the first ended."""
+    from hpcclose.closures.neural import export
+
+    text = cfg_text(tmp_path, epochs=3).replace("checkpoint_every = 2", "checkpoint_every = 2\nlbfgs_iterations = 30")
+    res = run_train(tmp_path, text)
+    h = res.history
+    assert len(h["epoch"]) == 3 + 1 and h["epoch"][-1] == 3 + 30  # one L-BFGS report at the end
+    assert h["val_loss"][-1] < 0.5 * h["val_loss"][2]
+    net = export.load(res.path)
+    assert all(L.Wz is None or L.Wz.min() >= 0.0 for L in net.layers[1:]) and res.convexity["convex"]
+    assert net.meta["training"]["lbfgs"]["iterations"] == 30
+
+    cont = (text.replace("epochs = 3", "epochs = 0").replace("lbfgs_iterations = 30", "lbfgs_iterations = 5")
+            .replace(f'"{tmp_path / "m.h5"}"', f'"{tmp_path / "m2.h5"}"')
+            .replace("[output]", f'initial_model = "{res.path}"\n\n[output]'))
+    res2 = run_train(tmp_path, cont)
+    assert res2.test_errors["mse_u"] <= res.test_errors["mse_u"] * (1 + 1e-9)
+    # a model of another layout is refused, naming the key
+    with pytest.raises(InputError, match="training.initial_model.*asks for icnn width 7"):
+        run_train(tmp_path, cont.replace("width = 6", "width = 7"))
+
+
 def test_config_is_validated(tmp_path):
     good = cfg_text(tmp_path)
     config.parse(good)
@@ -129,7 +153,7 @@ def test_config_is_validated(tmp_path):
     with pytest.raises(InputError, match=r"velocity: quadrature must be \[n_mu, n_phi\] in 2D"):
         config.parse(good.replace("dim = 1", "dim = 2"), "t.toml")
     with pytest.raises(InputError, match="training.epochs"):
-        config.parse(good, "t.toml", overrides=["training.epochs=0"])
+        config.parse(good, "t.toml", overrides=["training.epochs=-1"])
     with pytest.raises(InputError, match="unknown key"):
         config.parse(good.replace("[output]", "[output]\nfoo = 1"), "t.toml")
 

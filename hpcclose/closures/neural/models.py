@@ -213,10 +213,17 @@ def from_network(net: Network):
     depth = len(units) - (2 if net.architecture == "mlp" else 3)
     model = build(net.architecture, d, width, depth, net.signs, net.input_shift, net.input_matrix,
                   net.output_shift, net.output_scale)
+    copy_weights(net, model)
+    return model
+
+
+def copy_weights(net: Network, model) -> None:
+    """Assign the weights of an entropy :class:`Network` to a Keras model of the same layer plan."""
+    if not net.has_entropy or len(net.layers) != len(model.b):
+        raise ValueError("copy_weights: needs an entropy network of the model's layer plan")
     for L, Wz, Wx, b in zip(net.layers, model.Wz, model.Wx, model.b, strict=True):
         if Wz is not None:
             Wz.assign(L.Wz.T)
         if Wx is not None:
             Wx.assign(L.Wx.T)
         b.assign(L.b)
-    return model

@@ -1,0 +1,88 @@
+"""Regenerate the shipped network closures in hpcclose/models/ from inputs/train_*.toml.
+
+    .venv/bin/python drivers/train_shipped_models.py [--only ICNN10x7_M1_1D,...] [--dest hpcclose/models]
+        [--set training.epochs=10 ...]
+
+Each model is trained by ``hpcclose train`` in its own process (TensorFlow state and memory do not carry
+over from one model to the next), then its model file, loss curves and history are copied to ``--dest``
+under the model's shipped name. A failed training stops the driver with that model's exit status.
+Training logs go to ``<dest>/logs/<name>.log`` as well as to the terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import tomllib
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# shipped name → training input; the names are what input files give as closure.<kind>.model.
+SHIPPED = {
+    "symNN5x30_1": "inputs/train_mlp_m1_1d.toml",
+    "symNN4x45_2": "inputs/train_mlp_m2_1d.toml",
+    "ICNN10x7_M1_1D": "inputs/train_icnn_m1_1d.toml",
+    "ICNN15x7_M2_1D": "inputs/train_icnn_m2_1d.toml",
+    "MONO30x2_M1_1D": "inputs/train_monotone_m1_1d.toml",
+    "MONO50x2_M2_1D": "inputs/train_monotone_m2_1d.toml",
+    "ICNN18x8_M1_2D": "inputs/train_icnn_m1_2d.toml",
+}
+
+
+def train_one(name: str, source: str, dest: Path, overrides: list[str]) -> int:
+    """Train one model, copy its files to ``dest``; returns the exit status of ``hpcclose train``."""
+    cfg = tomllib.loads((ROOT / source).read_text())
+    out = ROOT / cfg["output"]["model"]
+    cmd = [sys.executable, "-m", "hpcclose", "train", str(ROOT / source), "--no-progress"]
+    for o in overrides:
+        cmd += ["--set", o]
+    logs = dest / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    print(f"== {name}: {' '.join(cmd[1:])}", flush=True)
+    # Tee the training log: visible progress, and a record next to the shipped model.
+    with open(logs / f"{name}.log", "w") as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for line in proc.stdout:
+            sys.stdout.write(line)
+            log.write(line)
+            log.flush()
+        status = proc.wait()
+    if status:
+        return status
+    for suffix in (".h5", ".loss.png", ".history.json"):
+        src = out.with_suffix(suffix)
+        if src.exists():
+            tmp = dest / f".{name}{suffix}.tmp"
+            shutil.copyfile(src, tmp)
+            tmp.replace(dest / f"{name}{suffix}")
+    return 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", help="comma-separated shipped names (default: all)")
+    ap.add_argument("--dest", default=str(ROOT / "hpcclose" / "models"))
+    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                    help="override passed to every hpcclose train (e.g. training.epochs=5 for a dry run)")
+    args = ap.parse_args()
+    names = args.only.split(",") if args.only else list(SHIPPED)
+    unknown = [n for n in names if n not in SHIPPED]
+    if unknown:
+        print(f"error: --only: unknown model(s) {', '.join(unknown)}; shipped: {', '.join(SHIPPED)}",
+              file=sys.stderr)
+        return 2
+    dest = Path(args.dest)
+    for name in names:
+        status = train_one(name, SHIPPED[name], dest, args.overrides)
+        if status:
+            print(f"error: training {name} failed (exit status {status})", file=sys.stderr)
+            return status
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
