@@ -3,7 +3,9 @@
 For each order (1D M1, M2; monomial basis, Gauss–Legendre rule), each moment set (uniform, interior,
 near the boundary at the given distances) and each size, every closure computes the multipliers of the
 whole batch; the best of ``repeat`` timings is kept. ``newton_warm`` starts from the α of the same
-moments perturbed by 1 % (the situation inside a time step). Results: JSON, a PNG plot and a table.
+moments perturbed by 1 % (the situation inside a time step). Network closures run on each of the given
+backends ("cpu": Numba, "gpu": TensorFlow/XLA, on the CPU when no GPU is visible) and are labelled
+``name@backend``. Results: JSON, a PNG plot and a table.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..closures import get_closure
+from ..closures.base import ClosureStats
 from ..errors import InputError
 from ..velocity import gauss_legendre, make_basis
 from .moment_sets import moment_set, perturb
@@ -37,6 +40,12 @@ class Row:
     regularised: int
     failed: int
     threads: int
+    backend: str = "cpu"  # network closures: "cpu" (Numba) or "gpu" (TensorFlow); the others run on Numba
+
+    @property
+    def label(self) -> str:
+        """``icnn@gpu`` for network closures, the bare name for the others."""
+        return f"{self.closure}@{self.backend}" if self.closure in NETWORKS else self.closure
 
 
 def _time(fn, repeat: int) -> tuple[float, object]:
@@ -67,13 +76,23 @@ def _model_file(model: str, arch: str, basis, quad, tmpdir: Path) -> str:
 
 def run(orders=(1, 2), sizes=(10**3, 10**4, 10**5, 10**6), sets=("uniform", "interior", "boundary:1e-2",
         "boundary:1e-3"), closures=("newton", "newton_warm", "m1_exact", "pn"), quadrature: int = 30,
-        tol: float = 1e-9, repeat: int = 3, seed: int = 0, log=print, model: str | None = None) -> list[Row]:
+        tol: float = 1e-9, repeat: int = 3, seed: int = 0, log=print, model: str | None = None,
+        backends: tuple[str, ...] = ("cpu",)) -> list[Row]:
     """Measure every combination; returns one :class:`Row` each.
 
     Network closures (icnn, mlp, monotone, hybrid) need ``model``: a model file, or ``random:WxD`` for a
-    randomly initialised network of width W and depth D (for throughput only).
+    randomly initialised network of width W and depth D (for throughput only); they are measured once per
+    entry of ``backends`` ("cpu", "gpu"), the other closures once.
     """
     import tempfile
+
+    from ..closures.neural.closure import BACKENDS
+
+    # refuse a bad backend before any (long) measurement starts
+    bad = [b for b in backends if b not in BACKENDS]
+    if bad or not backends:
+        raise InputError(f"--backends must be a comma-separated list of {', '.join(BACKENDS)}, "
+                         f"got {','.join(backends)!r}")
 
     tmpdir = Path(tempfile.mkdtemp(prefix="hpcclose-bench-"))
     import numba
@@ -90,30 +109,42 @@ def run(orders=(1, 2), sizes=(10**3, 10**4, 10**5, 10**6), sets=("uniform", "int
                     if name == "m1_exact" and order != 1:
                         continue
                     base = "newton" if name.startswith("newton") else name
-                    opts = {"tol": tol} if base == "newton" else {}
-                    if base in NETWORKS:
-                        if model is None:
-                            raise InputError(f"closure {base!r} needs --model (a file or random:WxD)")
-                        arch = "icnn" if base == "hybrid" else base
-                        opts = {"model": _model_file(model, arch, basis, quad, tmpdir)}
-                    closure = get_closure(base, basis, quad, **opts)
-                    if name == "newton_warm":
-                        rng = np.random.default_rng(seed + 1)
-                        start, _ = closure.multipliers(perturb(u, 0.01, rng, basis.is_realizable))
-                        fn = lambda c=closure, s=start, v=u: c.multipliers(v, s)  # noqa: E731
-                    else:
-                        fn = lambda c=closure, v=u: c.multipliers(v)  # noqa: E731
-                    closure.multipliers(u[: min(size, 100)])  # compile outside the timing
-                    sec, (_, st) = _time(fn, repeat)
-                    row = Row(order, name, spec, size, sec, size / sec, size / sec / threads, st.iterations_mean,
-                              st.iterations_max, int(st.regularised.size), int(st.failed.size), threads)
-                    rows.append(row)
-                    log(format_row(row))
+                    # only the network closures have a backend; the others run once, on Numba
+                    for backend in backends if base in NETWORKS else ("cpu",):
+                        sec, st = _measure(name, base, backend, basis, quad, u, tol, repeat, seed, model, tmpdir)
+                        row = Row(order, name, spec, size, sec, size / sec, size / sec / threads,
+                                  st.iterations_mean, st.iterations_max, int(st.regularised.size),
+                                  int(st.failed.size), threads, backend)
+                        rows.append(row)
+                        log(format_row(row))
     return rows
 
 
+def _measure(name: str, base: str, backend: str, basis, quad, u: np.ndarray, tol: float, repeat: int, seed: int,
+             model: str | None, tmpdir: Path) -> tuple[float, ClosureStats]:
+    """Build closure ``name`` (on ``backend`` if it is a network); (best seconds, stats) on the batch ``u``."""
+    opts = {"tol": tol} if base == "newton" else {}
+    if base in NETWORKS:
+        if model is None:
+            raise InputError(f"closure {base!r} needs --model (a file or random:WxD)")
+        arch = "icnn" if base == "hybrid" else base
+        opts = {"model": _model_file(model, arch, basis, quad, tmpdir), "backend": backend}
+    closure = get_closure(base, basis, quad, **opts)
+    if name == "newton_warm":
+        rng = np.random.default_rng(seed + 1)
+        start, _ = closure.multipliers(perturb(u, 0.01, rng, basis.is_realizable))
+        fn = lambda c=closure, s=start, v=u: c.multipliers(v, s)  # noqa: E731
+    else:
+        fn = lambda c=closure, v=u: c.multipliers(v)  # noqa: E731
+    # compile outside the timing: Numba compiles once for any size, but XLA compiles once per batch shape
+    # (tf.function also retraces at the second shape), so the gpu backend warms up on the timed batch itself
+    closure.multipliers(u if backend == "gpu" else u[:100])
+    sec, (_, st) = _time(fn, repeat)
+    return sec, st
+
+
 def format_row(r: Row) -> str:
-    return (f"M{r.order} {r.closure:<12} {r.moment_set:<14} {r.size:>9d} {r.seconds:10.4f} s "
+    return (f"M{r.order} {r.label:<12} {r.moment_set:<14} {r.size:>9d} {r.seconds:10.4f} s "
             f"{r.moments_per_s_per_thread:11.3e}/s/thread  it {r.iterations_mean:6.2f}/{r.iterations_max:<4d} "
             f"reg {r.regularised:<7d} fail {r.failed}")
 
@@ -149,8 +180,8 @@ def _plot(rows: list[Row], path: Path) -> None:
     orders = sorted({r.order for r in rows})
     fig, axes = plt.subplots(1, len(orders), figsize=(6 * len(orders), 4.5), squeeze=False)
     for ax, order in zip(axes[0], orders, strict=True):
-        for key in sorted({(r.closure, r.moment_set) for r in rows if r.order == order}):
-            sel = sorted((r for r in rows if (r.order, r.closure, r.moment_set) == (order, *key)), key=lambda r: r.size)
+        for key in sorted({(r.label, r.moment_set) for r in rows if r.order == order}):
+            sel = sorted((r for r in rows if (r.order, r.label, r.moment_set) == (order, *key)), key=lambda r: r.size)
             ax.loglog([r.size for r in sel], [r.moments_per_s_per_thread for r in sel], "o-", label=" ".join(key))
         ax.set(title=f"1D M{order}", xlabel="moments in the batch", ylabel="moments / s / thread")
         ax.grid(True, which="both", alpha=0.3)

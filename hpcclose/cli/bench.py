@@ -27,6 +27,8 @@ def add_arguments(parser) -> None:
     c.add_argument("--repeat", type=int, default=3, help="timings per case; the best is kept")
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--model", help="network closures: a model file, or random:WxD (random weights, for speed)")
+    c.add_argument("--backends", default="cpu",
+                   help="network closures: cpu (Numba) and/or gpu (TensorFlow/XLA), e.g. cpu,gpu; default cpu")
     c.add_argument("--out", default="bench-out", help="directory for closures.json and closures.png")
 
     s = sub.add_parser("solver", help="time a run and variants of it (e.g. --compare closure.name=pn) in one process")
@@ -53,11 +55,11 @@ def main(args) -> int:
         from ..bench import closures as bc
 
         settings = {k: getattr(args, k) for k in ("orders", "sizes", "sets", "closures", "quadrature", "tol",
-                                                  "repeat", "seed", "model")}
+                                                  "repeat", "seed", "model", "backends")}
         print(bc.HEADER, flush=True)
         rows = bc.run(_ints(args.orders), _ints(args.sizes), tuple(args.sets.split(",")),
                       tuple(args.closures.split(",")), args.quadrature, args.tol, args.repeat, args.seed,
-                      log=lambda s: print(s, flush=True), model=args.model)
+                      log=lambda s: print(s, flush=True), model=args.model, backends=tuple(args.backends.split(",")))
         js, png = bc.save(rows, Path(args.out), settings)
         print(f"wrote {js} and {png}")
     elif args.bench == "solver":

@@ -1,0 +1,49 @@
+"""`hpcclose bench closures --backends`: network closures timed on Numba (cpu) and TensorFlow (gpu)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import pytest
+
+from hpcclose.__main__ import build_parser
+from hpcclose.bench import closures as bc
+from hpcclose.cli import bench as cli_bench
+from hpcclose.errors import InputError
+
+needs_tf = pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None, reason="TensorFlow not installed")
+
+
+@needs_tf
+def test_rows_carry_the_backend(tmp_path):
+    # a size over the cpu closures' 100-moment warm-up: XLA compiles once per batch shape
+    rows = bc.run(orders=(2,), sizes=(200,), sets=("uniform",), closures=("icnn", "pn"), repeat=1,
+                  log=lambda s: None, model="random:4x2", backends=("cpu", "gpu"))
+    got = [(r.closure, r.backend, r.size) for r in rows]
+    assert got == [("icnn", "cpu", 200), ("icnn", "gpu", 200), ("pn", "cpu", 200)]
+    assert [r.label for r in rows] == ["icnn@cpu", "icnn@gpu", "pn"]
+    assert all(r.moments_per_s > 0 and r.failed == 0 for r in rows)
+    assert "icnn@gpu" in bc.format_row(rows[1])
+    # the timed gpu call is not the compiling one (tracing + XLA take seconds; the call a millisecond)
+    assert rows[1].seconds < 0.3
+    # the JSON keeps the old fields and adds the backend
+    js, png = bc.save(rows, tmp_path, {"backends": "cpu,gpu"})
+    saved = json.loads(js.read_text())["rows"]
+    assert png.exists() and [r["backend"] for r in saved] == ["cpu", "gpu", "cpu"]
+    assert bc.Row(**saved[1]) == rows[1]
+
+
+@pytest.mark.parametrize("backends", [("tpu",), ("cpu", ""), ()])
+def test_bad_backends_are_refused(backends):
+    with pytest.raises(InputError, match="--backends"):
+        bc.run(orders=(2,), sizes=(10,), sets=("uniform",), closures=("icnn",), model="random:4x2",
+               backends=backends, log=lambda s: None)
+
+
+def test_cli_refuses_a_bad_backend(tmp_path):
+    args = build_parser().parse_args(["bench", "closures", "--orders", "2", "--sizes", "10", "--sets", "uniform",
+                                      "--closures", "icnn", "--model", "random:4x2", "--backends", "cpu,cuda",
+                                      "--out", str(tmp_path)])
+    with pytest.raises(InputError, match=r"--backends .*'cpu,cuda'"):
+        cli_bench.main(args)
