@@ -335,7 +335,11 @@ def train(cfg: TrainConfig, progress: bool = True, epochs: int | None = None) ->
         epochs_run = epoch
         lbfgs_info = {}
         if tc.lbfgs_iterations:
-            lbfgs_info = _refine(model, loss, T, V, tc, hist, epochs_run, progress)
+            def save_iterate(it):  # a killed refinement keeps its progress in the model file
+                _export(model, [np.array(v.numpy()) for v in model.weights], out, basis, quad, meta_base, alpha0,
+                        name, mc, {"status": "checkpoint", "epoch": epochs_run, "lbfgs_iteration": it})
+
+            lbfgs_info = _refine(model, loss, T, V, tc, hist, epochs_run, progress, save_iterate)
             reason += f"; L-BFGS {lbfgs_info['iterations']} iterations ({lbfgs_info['message']})"
             _export(model, [np.array(v.numpy()) for v in model.weights], out, basis, quad, meta_base, alpha0,
                     name, mc, {"status": "checkpoint", "epoch": epochs_run, "lbfgs": lbfgs_info})
@@ -380,8 +384,9 @@ def _initial_network(cfg: TrainConfig, basis: Basis, quad: Quadrature) -> export
     return net
 
 
-def _refine(model, loss, T, V, tc, hist, epochs_run, progress) -> dict:
-    """The L-BFGS phase (:mod:`.lbfgs`): its reports go into the history at epoch = Adam epochs + iteration."""
+def _refine(model, loss, T, V, tc, hist, epochs_run, progress, save_iterate) -> dict:
+    """The L-BFGS phase (:mod:`.lbfgs`): its reports go into the history at epoch = Adam epochs + iteration;
+    the current iterate is written to the model file every 500 iterations."""
     from tqdm import tqdm
 
     from . import lbfgs
@@ -396,6 +401,8 @@ def _refine(model, loss, T, V, tc, hist, epochs_run, progress) -> dict:
                **{f"val_{k}": v for k, v in rec.items() if k != "loss"}}
         for k in hist:
             hist[k].append(row[k])
+        if it % 500 == 0:
+            save_iterate(it)
         if not progress:
             log.info("L-BFGS %d: loss %.3e, validation %.3e (MSE u %.3e)", it, train_loss, rec["loss"],
                      rec["mse_u"])
