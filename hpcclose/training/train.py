@@ -320,6 +320,9 @@ def train(cfg: TrainConfig, progress: bool = True, epochs: int | None = None) ->
                 dirty = True
             bar.set_postfix_str(f"loss {tl:.3e} val {rec['val_loss']:.3e} best@{stopper.best_epoch} "
                                 f"lr {rec['lr']:.1e}")
+            if not progress and epoch % max(1, n_epochs // 20) == 0:  # batch logs: 20 lines per run
+                log.info("epoch %d/%d: loss %.3e, validation %.3e (MSE u %.3e), best at %d, lr %.1e", epoch,
+                         n_epochs, tl, rec["val_loss"], rec["val_mse_u"], stopper.best_epoch, rec["lr"])
             if dirty and epoch - max(last_written, 0) >= tc.checkpoint_every:
                 _export(model, best_weights, out, basis, quad, meta_base, alpha0, name, mc,
                         {"status": "checkpoint", "epoch": epoch, "best_epoch": stopper.best_epoch})
