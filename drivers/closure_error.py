@@ -20,12 +20,12 @@ from hpcclose import config
 from hpcclose.solver import Simulation
 
 
-def solve(path: str, overrides: list[str]) -> tuple[np.ndarray, float]:
+def solve(path: str, overrides: list[str]) -> tuple[np.ndarray, float, Simulation]:
     sim = Simulation(config.load(path, overrides), comm=MPI.COMM_SELF)
     t0 = time.perf_counter()
     while not sim.done():
         sim.step()
-    return sim.u.copy(), time.perf_counter() - t0
+    return sim.u.copy(), time.perf_counter() - t0, sim
 
 
 def main() -> None:
@@ -36,11 +36,15 @@ def main() -> None:
                     help="an option of the closure (TOML value), repeatable")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
     args = ap.parse_args()
-    ref, t_ref = solve(args.input, [*args.overrides, "closure.name='newton'"])
+    ref, t_ref, _ = solve(args.input, [*args.overrides, "closure.name='newton'"])
     opts = [f"closure.{args.closure}.{o}" for o in args.option]
-    u, t = solve(args.input, [*args.overrides, f"closure.name='{args.closure}'", *opts])
+    u, t, sim = solve(args.input, [*args.overrides, f"closure.name='{args.closure}'", *opts])
     e_u = np.linalg.norm(u - ref) / np.linalg.norm(ref)
     print(f"e_u({args.closure} vs newton) = {e_u:.3e}   wall: {args.closure} {t:.3f} s, newton {t_ref:.3f} s")
+    if hasattr(sim.closure, "resolved_total"):  # hybrid: how often the Newton fallback ran
+        c = sim.closure
+        print(f"hybrid: {c.resolved_total} of {c.cells_total} cell closures re-solved by Newton "
+              f"({c.resolved_total / max(c.cells_total, 1):.2%})")
 
 
 if __name__ == "__main__":

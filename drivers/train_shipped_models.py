@@ -27,7 +27,6 @@ SHIPPED = {
     "symNN4x45_2": "inputs/train_mlp_m2_1d.toml",
     "ICNN10x7_M1_1D": "inputs/train_icnn_m1_1d.toml",
     "ICNN15x7_M2_1D": "inputs/train_icnn_m2_1d.toml",
-    "ICNN15x7_M2_1D_legendre10": "inputs/train_icnn_m2_1d_legendre.toml",
     "MONO30x2_M1_1D": "inputs/train_monotone_m1_1d.toml",
     "MONO50x2_M2_1D": "inputs/train_monotone_m2_1d.toml",
     "ICNN18x8_M1_2D": "inputs/train_icnn_m1_2d.toml",
