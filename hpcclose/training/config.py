@@ -153,11 +153,12 @@ class TrainConfig(_Section):
     output: OutputSection
     source: str = Field("<input>", exclude=True)
     text: str = Field("", exclude=True)
+    overrides: tuple[str, ...] = Field((), exclude=True)
 
 
 def parse(text: str, source: str = "<input>", overrides: list[str] | None = None) -> TrainConfig:
     """Validate training-input TOML text; errors name the key and ``source``."""
-    return validate(TrainConfig, text, source, overrides)
+    return validate(TrainConfig, text, source, overrides, overrides=tuple(overrides or ()))
 
 
 def load(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:

@@ -420,7 +420,8 @@ def _refine(model, loss, T, V, tc, hist, epochs_run, progress, save_iterate) -> 
 
 def _meta(cfg, ds, train_s, val_s, lw, device, name) -> dict:
     tf = devices.tensorflow()
-    return {"config": cfg.text, "config_source": cfg.source, "data": {k: v for k, v in ds.attrs.items()},
+    return {"config": cfg.text, "config_source": cfg.source, "overrides": list(cfg.overrides),
+            "data": {k: v for k, v in ds.attrs.items()},
             "train_samples": train_s.count, "validation_samples": val_s.count, "loss_weights": lw.as_dict(),
             "device": device, "tensorflow": tf.__version__, "hpcclose": __version__, "name": name}
 
