@@ -28,6 +28,8 @@ from .. import devices
 
 log = logging.getLogger("hpcclose")
 
+MAX_RESTARTS = 50  # of scipy's L-BFGS-B after an early stop (see refine)
+
 
 def refine(model, loss, train: list, val: list, iterations: int, memory: int = 50,
            monitor: Callable[[dict], float] | None = None, mono_points: int = 1024,
@@ -108,10 +110,20 @@ def refine(model, loss, train: list, val: list, iterations: int, memory: int = 5
     vt, parts = validate()
     state.update(best=pick({"loss": float(vt), **{k: float(v) for k, v in parts.items()}}), best_x=x0)
     t0 = time.perf_counter()
-    res = scipy.optimize.minimize(objective, x0, jac=True, method="L-BFGS-B", bounds=bounds,
-                                  callback=callback,
-                                  options={"maxiter": iterations, "maxcor": memory, "ftol": 0.0,
-                                           "gtol": 0.0, "maxfun": 4 * iterations + 20})
+    # A line search that finds no decrease ends scipy's run early ("relative reduction of f"); the curvature
+    # pairs are then stale, so restart from the current point with an empty memory while iterations remain
+    # and the last run made progress.
+    x, restarts = x0, 0
+    while state["it"] < iterations and restarts <= MAX_RESTARTS:
+        before = state["it"]
+        res = scipy.optimize.minimize(objective, x, jac=True, method="L-BFGS-B", bounds=bounds,
+                                      callback=callback,
+                                      options={"maxiter": iterations - state["it"], "maxcor": memory,
+                                               "ftol": 0.0, "gtol": 0.0, "maxfun": 4 * iterations + 20})
+        x = np.array(res.x)
+        restarts += 1
+        if state["it"] - before < 2:
+            break
     assign(state["best_x"])
     return {"iterations": state["it"], "best_iteration": state["best_it"], "best": state["best"],
-            "message": str(res.message), "seconds": time.perf_counter() - t0}
+            "message": str(res.message), "restarts": restarts - 1, "seconds": time.perf_counter() - t0}

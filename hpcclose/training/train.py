@@ -254,6 +254,8 @@ def train(cfg: TrainConfig, progress: bool = True, epochs: int | None = None) ->
                              seed=mc.seed)
         if start is not None:
             models.copy_weights(start, model)
+        elif mc.kind == "icnn":
+            model.center_biases(train_s.omega)
         loss = L.Losses(model, basis, quad, alpha0, lw, sc["h_scale"])
         bs = min(tc.batch_size, train_s.count)
         nb = train_s.count // bs

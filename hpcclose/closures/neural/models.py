@@ -94,6 +94,25 @@ class EntropyNet(_Preprocessed):
             z = tf.math.softplus(a) if act == "softplus" else a
         return z[:, 0]
 
+    def center_biases(self, omega) -> None:
+        """Data-dependent initialisation of the hidden biases: every softplus layer's pre-activation gets zero
+        mean over ``omega`` (layer by layer, as in LSUV-style initialisations). Without it the ICNN's
+        non-negative z-weights make every deeper pre-activation grow positive, so those layers start in the
+        linear part of the softplus and contribute no curvature."""
+        z = None
+        x = self.inputs(tf.constant(omega, dtype=DTYPE), self.signs_t[0])
+        for (_, _, _, act, _), Wz, Wx, b in zip(self.plan, self.Wz, self.Wx, self.b, strict=True):
+            a = b
+            if Wx is not None:
+                a = a + tf.matmul(x, Wx)
+            if Wz is not None:
+                a = a + tf.matmul(z, Wz)
+            if act == "softplus":
+                shift = tf.reduce_mean(a, axis=0)
+                b.assign(b - shift)
+                a = a - shift
+                z = tf.math.softplus(a)
+
     def call(self, omega, training=False):
         out = 0.0
         for F in self.signs_t:
