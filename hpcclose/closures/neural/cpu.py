@@ -181,11 +181,25 @@ def _activate(z, S, o, units, nc):
 def _rows(dst, src, theta, off, sj, si, nout, nin, nc):
     """dst[j, c] += Σ_i theta[off + j·sj + i·si] src[i, c] for j < nout, c < nc (one FMA per weight and
     cell, vectorised over the cells). sj, si = (nin, 1) for W·src with W (nout, nin) row-major, and
-    (1, nout) for Wᵀ·src with W (nin, nout). (Blocking four rows per pass saves loads in isolation but
-    made no measurable difference in the kernels and costs compile time.)"""
+    (1, nout) for Wᵀ·src with W (nin, nout). The FMAs of a cell are chained in the order of i, so the
+    result does not depend on the blocking."""
+    # Four inputs per pass: one load and one store of dst[j] per four FMAs instead of per FMA (the loop
+    # is bound by loads/stores): 1.4x on the 45-wide MLP of [A], no change on the 15-wide ICNN, where
+    # the activations dominate.
+    nin4 = nin - nin % 4
     for j in range(nout):
         o0 = off + j * sj
-        for i in range(nin):
+        for i in range(0, nin4, 4):
+            w0 = theta[o0 + i * si]
+            w1 = theta[o0 + (i + 1) * si]
+            w2 = theta[o0 + (i + 2) * si]
+            w3 = theta[o0 + (i + 3) * si]
+            for c in range(nc):
+                acc = _fma(w0, src[i, c], dst[j, c])
+                acc = _fma(w1, src[i + 1, c], acc)
+                acc = _fma(w2, src[i + 2, c], acc)
+                dst[j, c] = _fma(w3, src[i + 3, c], acc)
+        for i in range(nin4, nin):
             w0 = theta[o0 + i * si]
             for c in range(nc):
                 dst[j, c] = _fma(w0, src[i, c], dst[j, c])
