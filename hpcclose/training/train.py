@@ -402,7 +402,7 @@ def _refine(model, loss, T, V, tc, hist, epochs_run, progress, save_iterate) -> 
     def record(it, train_loss, rec):
         bar.update(it - bar.n)
         bar.set_postfix_str(f"loss {train_loss:.3e} val {rec['loss']:.3e}")
-        row = {"epoch": epochs_run + it, "loss": train_loss, "val_loss": rec["loss"], "lr": float("nan"),
+        row = {"epoch": epochs_run + it, "loss": train_loss, "val_loss": rec["loss"], "lr": None,
                **{f"val_{k}": v for k, v in rec.items() if k != "loss"}}
         for k in hist:
             hist[k].append(row[k])
