@@ -17,7 +17,6 @@ compiled ``tf.function`` over the full batch.
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 from collections.abc import Callable
@@ -25,8 +24,6 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import devices
-
-log = logging.getLogger("hpcclose")
 
 MAX_RESTARTS = 50  # of scipy's L-BFGS-B after an early stop (see refine)
 
@@ -40,7 +37,7 @@ def refine(model, loss, train: list, val: list, iterations: int, memory: int = 5
     ``train``/``val`` are the (ω̃, h̃, α̃, w) tensors; ``monitor`` maps the validation terms (plus
     ``loss``) to the value whose minimum is kept (default: the validation loss); ``record(it, loss, val)``
     is called every ``report_every`` iterations. Returns {"iterations", "best_iteration", "best",
-    "message", "seconds"}.
+    "message", "restarts", "seconds"}.
     """
     import scipy.optimize
 
