@@ -84,34 +84,31 @@ class EntropyNet(_Preprocessed):
 
     def network(self, x):
         """N(x), (B,)."""
-        z = None
-        for (_, _, _, act, _), Wz, Wx, b in zip(self.plan, self.Wz, self.Wx, self.b, strict=True):
-            a = b
-            if Wx is not None:
-                a = a + tf.matmul(x, Wx)
-            if Wz is not None:
-                a = a + tf.matmul(z, Wz)
-            z = tf.math.softplus(a) if act == "softplus" else a
-        return z[:, 0]
+        return self._forward(x)[:, 0]
 
     def center_biases(self, omega) -> None:
         """Data-dependent initialisation of the hidden biases: every softplus layer's pre-activation gets zero
         mean over ``omega`` (layer by layer, as in LSUV-style initialisations). Without it the ICNN's
         non-negative z-weights make every deeper pre-activation grow positive, so those layers start in the
         linear part of the softplus and contribute no curvature."""
+        self._forward(self.inputs(tf.constant(omega, dtype=DTYPE), self.signs_t[0]), center=True)
+
+    def _forward(self, x, center: bool = False):
+        """Output of the last layer, (B, 1); with ``center`` each softplus layer's bias is first shifted so
+        that its pre-activation has zero mean over the batch."""
         z = None
-        x = self.inputs(tf.constant(omega, dtype=DTYPE), self.signs_t[0])
         for (_, _, _, act, _), Wz, Wx, b in zip(self.plan, self.Wz, self.Wx, self.b, strict=True):
             a = b
             if Wx is not None:
                 a = a + tf.matmul(x, Wx)
             if Wz is not None:
                 a = a + tf.matmul(z, Wz)
-            if act == "softplus":
+            if center and act == "softplus":
                 shift = tf.reduce_mean(a, axis=0)
                 b.assign(b - shift)
                 a = a - shift
-                z = tf.math.softplus(a)
+            z = tf.math.softplus(a) if act == "softplus" else a
+        return z
 
     def call(self, omega, training=False):
         out = 0.0
