@@ -184,10 +184,43 @@ def _rows(dst, src, theta, off, sj, si, nout, nin, nc):
     (1, nout) for Wᵀ·src with W (nin, nout). The FMAs of a cell are chained in the order of i, so the
     result does not depend on the blocking."""
     # Four inputs per pass: one load and one store of dst[j] per four FMAs instead of per FMA (the loop
-    # is bound by loads/stores): 1.4x on the 45-wide MLP of [A], no change on the 15-wide ICNN, where
-    # the activations dominate.
+    # is bound by loads/stores), and two output rows per pass share the four input loads: 1.6x on the
+    # 45-wide MLP of [A] over one FMA per pass, ~7 % on the 15-wide ICNN, where the activations dominate.
     nin4 = nin - nin % 4
-    for j in range(nout):
+    nout2 = nout - nout % 2
+    # two output rows share each load of four input rows
+    for j in range(0, nout2, 2):
+        o0 = off + j * sj
+        o1 = o0 + sj
+        for i in range(0, nin4, 4):
+            w00 = theta[o0 + i * si]
+            w01 = theta[o0 + (i + 1) * si]
+            w02 = theta[o0 + (i + 2) * si]
+            w03 = theta[o0 + (i + 3) * si]
+            w10 = theta[o1 + i * si]
+            w11 = theta[o1 + (i + 1) * si]
+            w12 = theta[o1 + (i + 2) * si]
+            w13 = theta[o1 + (i + 3) * si]
+            for c in range(nc):
+                s0 = src[i, c]
+                s1 = src[i + 1, c]
+                s2 = src[i + 2, c]
+                s3 = src[i + 3, c]
+                a0 = _fma(w00, s0, dst[j, c])
+                a1 = _fma(w10, s0, dst[j + 1, c])
+                a0 = _fma(w01, s1, a0)
+                a1 = _fma(w11, s1, a1)
+                a0 = _fma(w02, s2, a0)
+                a1 = _fma(w12, s2, a1)
+                dst[j, c] = _fma(w03, s3, a0)
+                dst[j + 1, c] = _fma(w13, s3, a1)
+        for i in range(nin4, nin):
+            w0 = theta[o0 + i * si]
+            w1 = theta[o1 + i * si]
+            for c in range(nc):
+                dst[j, c] = _fma(w0, src[i, c], dst[j, c])
+                dst[j + 1, c] = _fma(w1, src[i, c], dst[j + 1, c])
+    for j in range(nout2, nout):
         o0 = off + j * sj
         for i in range(0, nin4, 4):
             w0 = theta[o0 + i * si]
