@@ -293,7 +293,7 @@ def train(cfg: TrainConfig, progress: bool = True, epochs: int | None = None) ->
         stopper = _Stopper(es.target, es.patience, es.min_delta)
         hist = {k: [] for k in ("epoch", "loss", "val_loss", "val_mse_h", "val_mse_alpha", "val_mse_u",
                                 "val_mono", "lr")}
-        best_weights = [np.array(v.numpy()) for v in model.weights]
+        best_weights = _snapshot(model)
         meta_base = _meta(cfg, ds, train_s, val_s, lw, device, name)
         out = Path(cfg.output.model)
         last_written, dirty, reason, epoch, t_first = -1, False, f"{n_epochs} epochs done", 0, 0.0
@@ -318,7 +318,7 @@ def train(cfg: TrainConfig, progress: bool = True, epochs: int | None = None) ->
                 hist[k].append(rec[k])
             improved, stop = stopper.update(epoch, rec[es.monitor])
             if improved:
-                best_weights = [np.array(v.numpy()) for v in model.weights]
+                best_weights = _snapshot(model)
                 dirty = True
             bar.set_postfix_str(f"loss {tl:.3e} val {rec['val_loss']:.3e} best@{stopper.best_epoch} "
                                 f"lr {rec['lr']:.1e}")
@@ -340,14 +340,13 @@ def train(cfg: TrainConfig, progress: bool = True, epochs: int | None = None) ->
         epochs_run = epoch
         lbfgs_info = {}
         if tc.lbfgs_iterations:
-            def save_iterate(it):  # a killed refinement keeps its progress in the model file
-                _export(model, [np.array(v.numpy()) for v in model.weights], out, basis, quad, meta_base, alpha0,
-                        name, mc, {"status": "checkpoint", "epoch": epochs_run, "lbfgs_iteration": it})
+            def save_iterate(it, **extra):  # a killed refinement keeps its progress in the model file
+                _export(model, _snapshot(model), out, basis, quad, meta_base, alpha0, name, mc,
+                        {"status": "checkpoint", "epoch": epochs_run, "lbfgs_iteration": it, **extra})
 
             lbfgs_info = _refine(model, loss, T, V, tc, hist, epochs_run, progress, save_iterate)
             reason += f"; L-BFGS {lbfgs_info['iterations']} iterations ({lbfgs_info['message']})"
-            _export(model, [np.array(v.numpy()) for v in model.weights], out, basis, quad, meta_base, alpha0,
-                    name, mc, {"status": "checkpoint", "epoch": epochs_run, "lbfgs": lbfgs_info})
+            save_iterate(lbfgs_info["best_iteration"], lbfgs=lbfgs_info)
         net = model.to_network(basis_kind=basis.kind, basis_dim=basis.dim, basis_N=basis.N, alpha0=alpha0,
                                name=name, layout=layout_string(mc.kind, mc.width, mc.depth),
                                quadrature=quad.name, quadrature_size=quad.size)
@@ -428,9 +427,14 @@ def _meta(cfg, ds, train_s, val_s, lw, device, name) -> dict:
             "device": device, "tensorflow": tf.__version__, "hpcclose": __version__, "name": name}
 
 
+def _snapshot(model) -> list[np.ndarray]:
+    """Copies of all the model's weights (trainable and not, e.g. batch-norm statistics)."""
+    return [np.array(v.numpy()) for v in model.weights]
+
+
 def _export(model, weights, out, basis, quad, meta_base, alpha0, name, mc, extra):
     """Write the given (best) weights to the model file without disturbing the training state."""
-    current = [np.array(v.numpy()) for v in model.weights]
+    current = _snapshot(model)
     for v, b in zip(model.weights, weights, strict=True):
         v.assign(b)
     net = model.to_network(basis_kind=basis.kind, basis_dim=basis.dim, basis_N=basis.N, alpha0=alpha0,
