@@ -263,6 +263,8 @@ class SplineClosure(Closure):
             with np.errstate(divide="ignore", invalid="ignore"):
                 step = a[act] - g / dL
             new = np.where((step > lo[act]) & (step < hi[act]), step, 0.5 * (lo[act] + hi[act]))
+            # an exact root stays put (its bracket is not narrowed, so the bisection fallback would move it)
+            new = np.where(g == 0, a[act], new)
             done = (g == 0) | (np.abs(new - a[act]) <= tol * new)
             a[act] = new
             lo[act[done]] = hi[act[done]] = a[act[done]]

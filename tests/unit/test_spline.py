@@ -150,3 +150,16 @@ def test_outside_the_spline_range_is_exact_under_the_quadrature():
     assert np.all(np.isfinite(alpha)) and list(stats.regularised) == [0, 1]
     assert np.all((stats.reg_r > 0) & (stats.reg_r < 0.05))
     np.testing.assert_allclose(closure.moments(alpha)[:, 0], 1.0, rtol=1e-12)
+
+
+def test_an_exact_root_at_the_range_end_is_kept():
+    """ω̃ equal to L_Q(±α_max) as the outside-range solver computes it is an exact root there: the
+    solver must return ±α_max, not the midpoint of its bracket [α_max, cap] (a bug once hit by 4 of the
+    8.3 M points of [A]'s test set under the 60-point rule)."""
+    gl60 = gauss_legendre(60)
+    closure = SplineClosure(M1, gl60, size=130)
+    ends = np.array([-65.0, 65.0])
+    omega = closure._langevin(ends)[0]
+    alpha1, reached = closure._invert_langevin(omega)
+    np.testing.assert_allclose(alpha1, ends, rtol=1e-12)
+    np.testing.assert_array_equal(reached, omega)
