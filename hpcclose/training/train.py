@@ -379,9 +379,12 @@ def _initial_network(cfg: TrainConfig, basis: Basis, quad: Quadrature) -> export
     where = f"{cfg.source}: training.initial_model"
     net = export.load(path, basis=basis, quad=quad)
     want = layout_string(mc.kind, mc.width, mc.depth)
-    if not net.has_entropy or net.architecture != mc.kind or net.layout != want:
+    if not net.has_entropy or mc.kind == "monotone":
+        raise InputError(f"{where}: {path!r} is a {net.architecture} network; only entropy networks (mlp, "
+                         f"icnn) can be continued")
+    if net.architecture != mc.kind or net.layout != want:
         raise InputError(f"{where}: {path!r} is a {net.architecture} {net.layout} network; the [model] table "
-                         f"asks for {mc.kind} {want} (only entropy networks, mlp and icnn, can be continued)")
+                         f"asks for {mc.kind} {want}")
     if np.asarray(net.signs).shape != np.asarray(symmetry_signs(basis, mc.symmetric)).shape:
         raise InputError(f"{where}: {path!r} has {len(net.signs)} symmetry flips; model.symmetric = "
                          f"{str(mc.symmetric).lower()} needs {len(symmetry_signs(basis, mc.symmetric))}")

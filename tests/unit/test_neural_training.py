@@ -141,6 +141,9 @@ def test_lbfgs_refines_and_a_run_can_be_continued(tmp_path):
     # a model of another layout is refused, naming the key
     with pytest.raises(InputError, match="training.initial_model.*asks for icnn width 7"):
         run_train(tmp_path, cont.replace("width = 6", "width = 7"))
+    # a monotone network cannot be continued (its weights are not an entropy network's)
+    with pytest.raises(InputError, match="only entropy networks"):
+        run_train(tmp_path, cont.replace('kind = "icnn"', 'kind = "monotone"'))
 
 
 def test_config_is_validated(tmp_path):
