@@ -184,9 +184,9 @@ class TrainResult:
         c = self.convexity
         lines = [
             f"trained {self.network.describe()}: {self.network.parameter_count()} parameters",
-            f"epochs {self.epochs_run} (best {self.best_epoch}, {self.stop_reason}), "
-            f"wall {self.wall_seconds:.1f} s "
-            f"({self.seconds_per_epoch * 1e3:.1f} ms/epoch after the first)",
+            (f"epochs {self.epochs_run} (best {self.best_epoch}, {self.stop_reason}), wall "
+             f"{self.wall_seconds:.1f} s ({self.seconds_per_epoch * 1e3:.1f} ms/epoch after the first)"
+             if self.epochs_run else f"no Adam epochs ({self.stop_reason}), wall {self.wall_seconds:.1f} s"),
             f"validation: MSE h {e.get('mse_h', float('nan')):.3e}, "
             f"α {e.get('mse_alpha', float('nan')):.3e}, "
             f"u {e.get('mse_u', float('nan')):.3e}; relative RMSE h {e.get('rel_rmse_h', float('nan')):.3e}, "

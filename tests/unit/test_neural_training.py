@@ -138,6 +138,7 @@ def test_lbfgs_refines_and_a_run_can_be_continued(tmp_path):
     # the continuation starts at the first run's best weights: its best validation loss is no worse
     first, second = net.meta["training"]["lbfgs"], res2.network.meta["training"]["lbfgs"]
     assert second["best"] <= first["best"] * (1 + 1e-9) and res2.network.meta["training"]["overrides"] == []
+    assert "no Adam epochs" in res2.summary()
     # a model of another layout is refused, naming the key
     with pytest.raises(InputError, match="training.initial_model.*asks for icnn width 7"):
         run_train(tmp_path, cont.replace("width = 6", "width = 7"))
