@@ -6,7 +6,8 @@ File layout (format ``hpcclose-dataset``, version 1)::
     /u       (count, n)  full moments ⟨m exp(α·m)⟩
     /h       (count,)    entropy α·u − u0
     root attrs: format, format_version, hpcclose_version, created (UTC, ISO 8601), and the provenance
-        the sampler recorded: sampler, bounds/size (grid) or max_norm/tau/seed/draws (sobol), w0 (test
+        the sampler recorded: sampler, bounds/size (grid) or max_norm/tau/seed/draws (sobol; extra: the
+        [max_norm, count] of each ball of extra points, appended after the main sample), w0 (test
         sets with varying u0), basis_kind, basis_dim, basis_N, quadrature, quadrature_size, count.
 
 Files are written under a temporary name and renamed, so a reader never sees a partial file.
@@ -49,6 +50,14 @@ class Dataset:
         return (f"{self.count} samples ({a.get('sampler', '?')}), {a.get('basis_kind', '?')} basis "
                 f"{a.get('basis_dim', '?')}D N={a.get('basis_N', '?')}, "
                 f"quadrature {a.get('quadrature', '?')}")
+
+
+def concatenate(parts: list[Dataset], **attrs) -> Dataset:
+    """One dataset of all samples of ``parts`` (in order); provenance: the first part's, its count
+    replaced by the total, updated with ``attrs``."""
+    joined = {name: np.concatenate([getattr(p, name) for p in parts]) for name in ARRAYS}
+    provenance = {**parts[0].attrs, "count": int(joined["h"].size), **attrs}
+    return Dataset(joined["alpha"], joined["u"], joined["h"], provenance)
 
 
 def save(path: str | os.PathLike, ds: Dataset) -> Path:

@@ -8,6 +8,7 @@ Tables (see ``inputs/train_*.toml``)::
     [velocity]  basis, dim (1 | 2), order (N), quadrature (points, or [n_mu, n_phi] in 2D)
     [data]      sampler = "grid" (size, bounds) | "sobol" (count, max_norm, tau) | "file" (file);
                 seed, validation_fraction (0.1), save (write the sampled data set to this HDF5 file)
+    [[data.extra]]  max_norm, count: more Sobol points of B_{max_norm,τ} (sobol only; seeds seed+1, …)
     [training]  epochs, batch_size, learning_rate, lr_decay (factor), lr_decay_epochs (the factor is
                 reached after this many epochs; smooth exponential), validate_every, checkpoint_every,
                 xla (compile the training step with XLA), seed, lbfgs_iterations (full-batch
@@ -74,6 +75,13 @@ class VelocitySection(_Section):
         return self
 
 
+class ExtraBall(_Section):
+    """Extra Sobol points from a smaller ball ‖α̃‖ < max_norm (same τ): uniform α̃ sampling leaves the
+    near-isotropic interior thin, and that is where the moments are most sensitive to α."""
+    max_norm: float = Field(gt=0.0)
+    count: int = Field(ge=1)
+
+
 class DataSection(_Section):
     sampler: Literal["grid", "sobol", "file"]
     file: str | None = None
@@ -85,6 +93,7 @@ class DataSection(_Section):
     seed: int = 0
     validation_fraction: float = Field(0.1, gt=0.0, lt=1.0)
     save: str | None = None
+    extra: list[ExtraBall] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _sampler_keys(self):
@@ -94,6 +103,8 @@ class DataSection(_Section):
             raise ValueError(f"sampler {self.sampler!r} needs {', '.join(missing)}")
         if self.sampler == "grid" and not self.bounds[0] < self.bounds[1]:
             raise ValueError(f"bounds must be increasing, got {list(self.bounds)}")
+        if self.extra and self.sampler != "sobol":
+            raise ValueError(f"extra: balls of extra points need sampler 'sobol', not {self.sampler!r}")
         return self
 
 

@@ -85,6 +85,11 @@ def load_data(cfg: TrainConfig, basis: Basis, quad: Quadrature):
         ds = sampling.sample_grid(basis, quad, size, d.bounds)
     elif d.sampler == "sobol":
         ds = sampling.sample_sobol(basis, quad, d.count, d.max_norm, d.tau, seed=d.seed)
+        # extra points from smaller balls, each from its own Sobol sequence (seed + 1, seed + 2, …)
+        extra = [sampling.sample_sobol(basis, quad, b.count, b.max_norm, d.tau, seed=d.seed + 1 + k)
+                 for k, b in enumerate(d.extra)]
+        if extra:
+            ds = datasets.concatenate([ds, *extra], extra=[[b.max_norm, b.count] for b in d.extra])
     else:
         path = Path(d.file)
         if not path.is_absolute() and not path.exists():

@@ -147,6 +147,24 @@ def test_lbfgs_refines_and_a_run_can_be_continued(tmp_path):
         run_train(tmp_path, cont.replace('kind = "icnn"', 'kind = "monotone"'))
 
 
+def test_extra_balls_add_interior_points(tmp_path):
+    """[[data.extra]] adds Sobol points of smaller balls (own seeds) to the B_{M,τ} sample, records them
+    in the provenance, and is refused with any sampler but sobol."""
+    from hpcclose.training.train import load_data, velocity
+
+    text = cfg_text(tmp_path, data=SOBOL + "\n\n[[data.extra]]\nmax_norm = 1.5\ncount = 50")
+    cfg = config.parse(text, "t.toml")
+    basis, quad = velocity(cfg)
+    ds = load_data(cfg, basis, quad)
+    assert ds.count == 650 and ds.attrs["count"] == 650 and ds.attrs["extra"] == [[1.5, 50]]
+    radius = np.linalg.norm(ds.alpha[:, 1:], axis=1)
+    assert radius[:600].max() < 8.0 and radius[600:].max() < 1.5
+    assert np.sum(radius[:600] < 1.5) < 50  # the ball holds few of the main sample's points
+    with pytest.raises(InputError, match="extra: balls of extra points need sampler 'sobol'"):
+        config.parse(cfg_text(tmp_path, data='sampler = "grid"\nsize = 20\n\n[[data.extra]]\n'
+                                             'max_norm = 1.5\ncount = 50'), "t.toml")
+
+
 def test_config_is_validated(tmp_path):
     good = cfg_text(tmp_path)
     config.parse(good)
