@@ -385,8 +385,8 @@ def _initial_network(cfg: TrainConfig, basis: Basis, quad: Quadrature) -> export
     net = export.load(path, basis=basis, quad=quad)
     want = layout_string(mc.kind, mc.width, mc.depth)
     if not net.has_entropy or mc.kind == "monotone":
-        raise InputError(f"{where}: {path!r} is a {net.architecture} network; only entropy networks (mlp, "
-                         f"icnn) can be continued")
+        what = f"{path!r} is a {net.architecture} network" if not net.has_entropy else "model.kind is monotone"
+        raise InputError(f"{where}: {what}; only entropy networks (mlp, icnn) can be continued")
     if net.architecture != mc.kind or net.layout != want:
         raise InputError(f"{where}: {path!r} is a {net.architecture} {net.layout} network; the [model] table "
                          f"asks for {mc.kind} {want}")
