@@ -122,8 +122,8 @@ def test_smooth_plane_source_with_shipped_network_beats_paper():
     ("ICNN10x7_M1_1D", 50.0, 1e-7, {"mse_h_scaled": 7.87e-7, "mse_alpha_scaled": 7.52e-4, "mse_u": 1.47e-6}),
     # monotone M1: h and u below [B] (2.09e-5, 3.64e-6); α 1.6x above [B]'s 5.56e-6 — a regression bound
     ("MONO30x2_M1_1D", 50.0, 1e-7, {"mse_h_scaled": 2.09e-5, "mse_alpha_scaled": 1.2e-5, "mse_u": 3.64e-6}),
-    # ICNN M1 2D: h and u below [B] (1.10e-6, 3.39e-5); α 7x above [B]'s 3.39e-5 — a regression bound
-    ("ICNN18x8_M1_2D", 20.0, 1e-5, {"mse_h_scaled": 1.10e-6, "mse_alpha_scaled": 3.5e-4, "mse_u": 3.39e-5}),
+    # ICNN M1 2D: h and u below [B] (1.10e-6, 3.39e-5); α 2.3x above [B]'s 3.39e-5 — a regression bound
+    ("ICNN18x8_M1_2D", 20.0, 1e-5, {"mse_h_scaled": 1.10e-6, "mse_alpha_scaled": 1.0e-4, "mse_u": 3.39e-5}),
 ])
 def test_b_style_errors_on_fresh_samples(name, max_norm, tau, limits):
     """Held-out data: 2 000 new Sobol points of the training set B_{M,τ} (another seed) — [B] Table 1."""
