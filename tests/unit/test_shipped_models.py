@@ -41,7 +41,14 @@ def velocity_of(net: export.Network):
 def test_every_shipped_model_can_be_regenerated():
     """drivers/train_shipped_models.py knows every shipped model; the papers' key models are shipped."""
     assert set(SHIPPED) <= set(_driver("train_shipped_models").MODELS)
-    assert {"symNN5x30_1", "symNN4x45_2", "ICNN10x7_M1_1D", "MONO30x2_M1_1D", "ICNN18x8_M1_2D"} <= set(SHIPPED)
+    assert {"symNN5x30_1", "symNN4x45_2", "ICNN10x7_M1_1D", "ICNN15x7_M2_1D", "MONO30x2_M1_1D",
+            "ICNN18x8_M1_2D"} <= set(SHIPPED)
+
+
+# Relative moment errors of isotropic and mildly anisotropic states (docs/closures.md): the ICNNs over two
+# inputs are weakest there (uniform α̃ sampling leaves the interior thin; the M2 network, at [B]'s accuracy
+# on [B]'s data, is 2–4 % off there: use it through the hybrid closure where that matters).
+NEAR_ISOTROPIC_TOL = {"ICNN18x8_M1_2D": 2.5e-2, "ICNN15x7_M2_1D": 5e-2}
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -59,8 +66,7 @@ def test_shipped_model_loads_by_name_and_closes(name):
     alpha, stats = closure.multipliers(u)
     assert stats.failed.size == 0 and np.all(np.isfinite(alpha))
     rel = np.linalg.norm(closure.moments(alpha) - u, axis=1) / u[:, 0]
-    # the 2D ICNN is weakest near isotropy: uniform sampling in ‖α̃‖ < 20 puts 0.25 % of its data at ‖α̃‖ < 1
-    assert np.all(rel < (2.5e-2 if net.basis_dim == 2 else 1e-2))
+    assert np.all(rel < NEAR_ISOTROPIC_TOL.get(name, 1e-2))
     meta = net.meta["training"]
     assert meta["status"] == "complete" and meta["data"]["sampler"] in ("grid", "sobol")
     assert "validation" in net.meta["test_errors"]
@@ -124,6 +130,9 @@ def test_smooth_plane_source_with_shipped_network_beats_paper():
     ("MONO30x2_M1_1D", 50.0, 1e-7, {"mse_h_scaled": 2.09e-5, "mse_alpha_scaled": 1.2e-5, "mse_u": 3.64e-6}),
     # ICNN M1 2D: h and u below [B] (1.10e-6, 3.39e-5); α 2.3x above [B]'s 3.39e-5 — a regression bound
     ("ICNN18x8_M1_2D", 20.0, 1e-5, {"mse_h_scaled": 1.10e-6, "mse_alpha_scaled": 1.0e-4, "mse_u": 3.39e-5}),
+    # ICNN M2 1D: u at [B]'s 2.81e-4 (ours sums over u1, u2; [B] averages); h 1.8x and α 140x above [B]'s
+    # 1.33e-5 and 2.81e-4 — regression bounds
+    ("ICNN15x7_M2_1D", 12.0, 1e-6, {"mse_h_scaled": 3.5e-5, "mse_alpha_scaled": 5e-2, "mse_u": 2.81e-4}),
 ])
 def test_b_style_errors_on_fresh_samples(name, max_norm, tau, limits):
     """Held-out data: 2 000 new Sobol points of the training set B_{M,τ} (another seed) — [B] Table 1."""
