@@ -5,7 +5,9 @@ For every cell the network's α is accepted if the moments it reproduces match u
     r = ‖⟨m exp(α·m)⟩ − u‖₂ / u0 ≤ tol          (the normalised norm, i.e. ‖w_θ − ω‖₂ with ω = u/u0)
 
 under the run's quadrature (a Numba kernel, batched). Cells over ``tol`` are re-solved by the Newton
-closure ("newton", :mod:`.newton`) warm-started from the network's α, on that subset only (a cell whose
+closure ("newton", :mod:`.newton`) on that subset only, warm-started from the network's α — or from the
+caller's warm start (the solver passes the previous step's α) where that reproduces u better: where the
+network is poor, the previous step's α is far closer to the answer (a cell whose
 warm-started attempt fails — a far-off α can exhaust Newton's first k0 iterations — is retried from the
 cold start before regularisation is accepted). So the
 hybrid closure is as accurate as Newton (to ``tol``) and as fast as the network wherever the network is
@@ -91,15 +93,16 @@ class HybridClosure(Closure):
         self.resolved_total = 0
         self.last_residuals = np.zeros(0)
 
-    def _resolve(self, u: np.ndarray, alpha: np.ndarray, bad: np.ndarray, stats: HybridStats) -> None:
-        """Newton on the cells ``bad``, warm-started from the network's α (in place); cells whose warm
-        attempt fails (a far-off network α can exhaust k0 iterations) are retried from the cold start,
-        and the cold answer is kept where it needs no regularisation."""
+    def _resolve(self, u: np.ndarray, alpha: np.ndarray, bad: np.ndarray, start: np.ndarray,
+                 stats: HybridStats) -> None:
+        """Newton on the cells ``bad`` from the α ``start`` (one row per bad cell), written into ``alpha``;
+        cells whose warm attempt fails (a far-off start can exhaust k0 iterations) are retried from the
+        cold start, and the cold answer is kept where it needs no regularisation."""
         ub = u[bad]
         u0 = ub[:, 0]
         logu0 = np.log(u0)
         omega = ub / u0[:, None]
-        warm = alpha[bad].copy()
+        warm = np.array(start, dtype=float)
         warm[:, 0] -= logu0
         ab, nst = self.newton.solve_normalised(omega, warm, moments=ub)
         iters = nst.iterations_mean * bad.size
@@ -148,7 +151,8 @@ class HybridClosure(Closure):
         return out
 
     def multipliers(self, u: np.ndarray, alpha0: np.ndarray | None = None) -> tuple[np.ndarray, ClosureStats]:
-        """α (ncells, n): the network's where its residual ≤ tol, Newton's (warm-started) elsewhere."""
+        """α (ncells, n): the network's where its residual ≤ tol, Newton's elsewhere, started from the
+        network's α or from ``alpha0`` (the caller's warm start), whichever has the smaller residual."""
         single = np.ndim(u) == 1
         u2 = self.network._check(u)
         alpha, _ = self.network.network_multipliers(u2)
@@ -158,7 +162,12 @@ class HybridClosure(Closure):
         ncells = u2.shape[0]
         stats = HybridStats(ncells=ncells, residual_max=float(r.max()) if ncells else 0.0, resolved=bad)
         if bad.size:
-            self._resolve(u2, alpha, bad, stats)
+            start = alpha[bad]
+            if alpha0 is not None:
+                prev = np.asarray(alpha0, dtype=float).reshape(u2.shape)[bad]
+                better = self.residuals(u2[bad], prev) < r[bad]
+                start[better] = prev[better]
+            self._resolve(u2, alpha, bad, start, stats)
         self.cells_total += ncells
         self.resolved_total += bad.size
         log.debug("hybrid closure: %d of %d cells re-solved by Newton (network residual max %.2e)",
