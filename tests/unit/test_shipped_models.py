@@ -45,10 +45,10 @@ def test_every_shipped_model_can_be_regenerated():
             "ICNN18x8_M1_2D"} <= set(SHIPPED)
 
 
-# Relative moment errors of isotropic and mildly anisotropic states (docs/closures.md): the ICNNs over two
-# inputs are weakest there (uniform α̃ sampling leaves the interior thin; the M2 network, at [B]'s accuracy
-# on [B]'s data, is 1.6–4 % off there: use it through the hybrid closure where that matters).
-NEAR_ISOTROPIC_TOL = {"ICNN18x8_M1_2D": 2.5e-2, "ICNN15x7_M2_1D": 5e-2}
+# Relative moment errors of isotropic and mildly anisotropic states (docs/closures.md): the M2 ICNN, at
+# [B]'s accuracy on [B]'s data, is 1.6–4 % off there (uniform α̃ sampling leaves the interior thin): use it
+# through the hybrid closure where that matters.
+NEAR_ISOTROPIC_TOL = {"ICNN15x7_M2_1D": 5e-2}
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -128,8 +128,7 @@ def test_smooth_plane_source_with_shipped_network_beats_paper():
     ("ICNN10x7_M1_1D", 50.0, 1e-7, {"mse_h_scaled": 7.87e-7, "mse_alpha_scaled": 7.52e-4, "mse_u": 1.47e-6}),
     # monotone M1: h and u below [B] (2.09e-5, 3.64e-6); α 1.6x above [B]'s 5.56e-6 — a regression bound
     ("MONO30x2_M1_1D", 50.0, 1e-7, {"mse_h_scaled": 2.09e-5, "mse_alpha_scaled": 1.2e-5, "mse_u": 3.64e-6}),
-    # ICNN M1 2D: h and u below [B] (1.10e-6, 3.39e-5); α 2.3x above [B]'s 3.39e-5 — a regression bound
-    ("ICNN18x8_M1_2D", 20.0, 1e-5, {"mse_h_scaled": 1.10e-6, "mse_alpha_scaled": 1.0e-4, "mse_u": 3.39e-5}),
+    ("ICNN18x8_M1_2D", 20.0, 1e-5, {"mse_h_scaled": 1.10e-6, "mse_alpha_scaled": 3.39e-5, "mse_u": 3.39e-5}),
     # ICNN M2 1D: u below [B]'s 2.81e-4 (ours sums over u1, u2; [B] averages); h 1.2x and α 135x above
     # [B]'s 1.33e-5 and 2.81e-4 — regression bounds
     ("ICNN15x7_M2_1D", 12.0, 1e-6, {"mse_h_scaled": 2.0e-5, "mse_alpha_scaled": 4.5e-2, "mse_u": 2.81e-4}),
