@@ -13,9 +13,13 @@ Tables (see ``inputs/train_*.toml``)::
                 reached after this many epochs; smooth exponential), validate_every, checkpoint_every,
                 xla (compile the training step with XLA), seed, lbfgs_iterations (full-batch
                 L-BFGS-B refinement after Adam, :mod:`.lbfgs`; 0: none), lbfgs_memory, initial_model
-                (continue from a model file of the same layout; epochs = 0 runs L-BFGS only)
+                (continue from a model file of the same layout; epochs = 0 runs L-BFGS only, which a
+                monotone network needs)
     [training.early_stopping]  monitor, target (stop once below), patience (epochs), min_delta
-    [loss]      h, alpha, u, mono (weights; u = "auto" gives [A]'s λ = 1/mean‖w‖²)
+    [loss]      h, alpha, u, mono, jacobian (weights; u = "auto" gives [A]'s λ = 1/mean‖w‖²; jacobian: the
+                local monotonicity/convexity term, :mod:`.losses`, off by default), jacobian_points
+                (training points carrying it in L-BFGS), jacobian_box_points (unlabelled realizable
+                points of the training data's bounding box where it is imposed too, in L-BFGS)
     [output]    model (the network file to write), plots (loss curves PNG), history (JSON),
                 convexity_points (size of the dense test set of the convexity report; 0: skip)
 """
@@ -128,7 +132,8 @@ class TrainingSection(_Section):
     lbfgs_iterations: int = Field(0, ge=0, description="full-batch L-BFGS-B steps after Adam (0: none)")
     lbfgs_memory: int = Field(50, ge=1, le=1000, description="L-BFGS history length")
     initial_model: str | None = Field(None, description="model file whose weights and scalings start the "
-                                      "training (entropy networks of the same layout): continue a run")
+                                      "training (same architecture and layout; a monotone one with epochs = 0): "
+                                      "continue a run")
     early_stopping: EarlyStopping = EarlyStopping()
 
 
@@ -139,6 +144,12 @@ class LossSection(_Section):
     alpha: float | None = Field(None, ge=0.0)
     u: float | Literal["auto"] | None = None
     mono: float | None = Field(None, ge=0.0)
+    jacobian: float | None = Field(None, ge=0.0, description="weight of mean ReLU(−λ_min(sym ∇α*)) at the "
+                                   "training points (not in the papers; 0 by default)")
+    jacobian_points: int = Field(16384, ge=1, description="training points carrying the jacobian term "
+                                 "in the L-BFGS refinement (a fixed subset)")
+    jacobian_box_points: int = Field(0, ge=0, description="random realizable points of the training "
+                                     "data's bounding box where the jacobian term is imposed too (no labels)")
 
     @field_validator("u")
     @classmethod

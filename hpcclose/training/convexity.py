@@ -137,6 +137,27 @@ def dense_test_set(basis: Basis, omega_train: np.ndarray, per_axis: int = 200, m
     return pts[keep]
 
 
+def random_realizable(basis: Basis, omega_train: np.ndarray, count: int, margin: float = 1e-3,
+                      seed: int = 0) -> np.ndarray:
+    """``count`` random points, uniform over the same region as :func:`dense_test_set` (the bounding box of
+    ``omega_train``, realizable with margin > ``margin``) but not on its grid: where the local monotonicity
+    term is imposed beyond the training data (it needs no labels)."""
+    omega_train = np.atleast_2d(omega_train)
+    lo, hi = omega_train.min(axis=0), omega_train.max(axis=0)
+    rng = np.random.default_rng(seed)
+    kept: list[np.ndarray] = []
+    total = 0
+    for _ in range(1000):  # rejection sampling; the realizable share of the box is far above 1e-3
+        pts = rng.uniform(lo, hi, size=(max(4 * count, 1024), lo.size))
+        u = np.concatenate([np.ones((pts.shape[0], 1)), pts], axis=1)
+        pts = pts[basis.realizability_margin(u) > margin]
+        kept.append(pts)
+        total += pts.shape[0]
+        if total >= count:
+            break
+    return np.concatenate(kept)[:count]
+
+
 def report(net: Network, omega: np.ndarray, chunk: int = 20_000) -> dict:
     """Eigenvalues of ∇²h̃ (entropy networks) or of the symmetric part of ∇α̃ (monotone) at ``omega``:
     min, the fraction below −1e−10·max(1, max eigenvalue), the worst point."""

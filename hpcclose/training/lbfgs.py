@@ -11,7 +11,8 @@ compiled ``tf.function`` over the full batch.
   enforces during Adam), so the network stays convex in its input at every iterate.
 * Batch normalisation (monotone networks) is evaluated with its moving statistics (``training=False``),
   which makes the objective a deterministic function of the trainable weights; the monotonicity term is
-  taken over a fixed random subset of the pairs (all pairs of 90 000 samples would not fit).
+  taken over a fixed random subset of the pairs (all pairs of 90 000 samples would not fit), and the local
+  (Jacobian) term over a larger fixed subset (its batch Jacobian costs twice the rest of the loss).
 * The best iterate by the monitored validation value is kept and returned.
 """
 
@@ -30,14 +31,16 @@ MAX_RESTARTS = 50  # of scipy's L-BFGS-B after an early stop (see refine)
 
 def refine(model, loss, train: list, val: list, iterations: int, memory: int = 50,
            monitor: Callable[[dict], float] | None = None, mono_points: int = 1024,
+           jacobian_points: int = 16384, jacobian_extra: np.ndarray | None = None,
            record: Callable[[int, float, dict], None] | None = None, report_every: int = 50,
            seed: int = 0) -> dict:
     """Refine ``model`` in place by ≤ ``iterations`` L-BFGS-B steps on the full training batch.
 
-    ``train``/``val`` are the (ω̃, h̃, α̃, w) tensors; ``monitor`` maps the validation terms (plus
-    ``loss``) to the value whose minimum is kept (default: the validation loss); ``record(it, loss, val)``
-    is called every ``report_every`` iterations. Returns {"iterations", "best_iteration", "best",
-    "message", "restarts", "seconds"}.
+    ``train``/``val`` are the (ω̃, h̃, α̃, w) tensors; the Jacobian term (if weighted) is taken over
+    ``jacobian_points`` training points and the unlabelled points ``jacobian_extra`` (ω̃ rows);
+    ``monitor`` maps the validation terms (plus ``loss``) to the value whose minimum is kept (default: the
+    validation loss); ``record(it, loss, val)`` is called every ``report_every`` iterations. Returns
+    {"iterations", "best_iteration", "best", "message", "restarts", "seconds"}.
     """
     import scipy.optimize
 
@@ -51,19 +54,27 @@ def refine(model, loss, train: list, val: list, iterations: int, memory: int = 5
         low = 0.0 if isinstance(getattr(v, "constraint", None), NonNeg) else None
         bounds += [(low, None)] * n
 
-    # The monotonicity term is quadratic in the batch: a fixed subset of the training points carries it.
-    mono = loss.w.mono > 0
+    # The monotonicity term is quadratic in the batch: a fixed subset of the training points carries it;
+    # the Jacobian term is linear but costly, so another (larger) fixed subset carries that one.
+    mono, local = loss.w.mono > 0, loss.w.jacobian > 0
+    order = np.random.default_rng(seed).permutation(int(train[0].shape[0]))
     if mono:
-        sub = np.sort(np.random.default_rng(seed).permutation(int(train[0].shape[0]))[:mono_points])
-        sub_omega = tf.gather(train[0], sub)
+        sub_omega = tf.gather(train[0], np.sort(order[:mono_points]))
+    if local:
+        jac_omega = tf.gather(train[0], np.sort(order[:jacobian_points]))
+        if jacobian_extra is not None and len(jacobian_extra):
+            jac_omega = tf.concat([jac_omega, tf.constant(np.asarray(jacobian_extra, dtype=np.float64))], 0)
 
     @tf.function
     def value_and_gradient():
         with tf.GradientTape() as tape:
-            total, _ = loss(*train, training=False, mono=False)
+            total, _ = loss(*train, training=False, mono=False, local=False)
             if mono:
                 at = loss.outputs(sub_omega, training=False)["alpha"]
                 total = total + loss.w.mono * loss.monotonicity(sub_omega, at)
+            if local:
+                J = loss.outputs(jac_omega, training=False, jacobian=True)["jacobian"]
+                total = total + loss.w.jacobian * loss.local_monotonicity(J)
         return total, tape.gradient(total, variables)
 
     @tf.function

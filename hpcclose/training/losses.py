@@ -4,12 +4,19 @@ Every loss is a weighted sum of the same mean-squared terms over a batch of norm
 (ω̃ = ũ/u0, h̃, α̃, w = (1, ω̃)):
 
     L = c_h · mean (h̃_θ − h̃)² / s² + c_α · mean ‖α̃_θ − α̃‖² / s² + c_u · mean ‖w_θ − w‖² + c_mono · L_mono
+        + c_jac · L_jac
 
 * w_θ = ⟨m exp(α_θ·m)⟩ is the moment vector the closure reproduces (under the training quadrature), with
   α_θ0 by the model's α0 convention — so for "gradient" ([A]) w_θ0 ≠ 1 measures the α0 error too.
 * s = h̃_max − h̃_min over the training set for ``icnn``/``monotone`` (the [B eq. 69–70] scaling of h to
   [0, 1], under which α scales by 1/s), s = 1 for ``mlp``.
 * L_mono = (1/|B|²) Σ_i Σ_j ReLU(−(α*_i − α*_j)·(ω̃_i − ω̃_j)) over the batch pairs [B eq. 72] (α* = α̃_θ/s).
+* L_jac = mean_i ReLU(−λ_min(½(J_i + J_iᵀ))), J_i = ∂α*/∂ω̃ at ω̃_i (autodiff): the local form of the same
+  condition (a differentiable map is monotone iff its symmetric Jacobian is PSD everywhere). Not in [B]:
+  the pairs of a batch are far apart, so [B]'s term cannot see a map that turns back between them, and a
+  50×2 M2 network trained with it alone is not monotone on 8 % of its own training domain
+  (docs/closures.md). For entropy networks J is the Hessian of h̃ (convexity of the [A] MLP). Off by
+  default (c_jac = 0); ``[loss] jacobian`` turns it on.
 * ``monotone``: h̃_θ = α_θ·w_θ − w_θ0, the entropy of the ansatz the network predicts ([B eq. 60]).
 
 Default weights (:func:`weights`), per model kind:
@@ -18,6 +25,7 @@ Default weights (:func:`weights`), per model kind:
            whatever the batch size, which is what a mini-batch optimiser needs.
   icnn     [B eq. 71]: c_h = 1, c_α = λ = 0.1, c_u = 1.
   monotone [B eq. 77]: c_h = c_α = c_u = c_mono = 1.
+  c_jac = 0 for all kinds.
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ class Weights:
     alpha: float
     u: float
     mono: float
+    jacobian: float = 0.0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -52,7 +61,8 @@ def weights(kind: str, cfg_loss, w_train: np.ndarray) -> Weights:
                      zip((cfg_loss.h, cfg_loss.alpha, cfg_loss.u, cfg_loss.mono), default, strict=True))
     if u == "auto":
         u = 1.0 / float(np.mean(np.sum(w_train**2, axis=1)))
-    return Weights(float(h), float(a), float(u), float(mono))
+    jac = cfg_loss.jacobian if cfg_loss.jacobian is not None else 0.0
+    return Weights(float(h), float(a), float(u), float(mono), float(jac))
 
 
 class Losses:
@@ -71,17 +81,27 @@ class Losses:
         self.inv_s2 = tf.constant(1.0 / h_scale**2, dtype=tf.float64)
         self.inv_s = tf.constant(1.0 / h_scale, dtype=tf.float64)
 
-    def outputs(self, omega, training: bool = False) -> dict:
-        """h̃_θ, α̃_θ, α_θ0 (normalised) and the reconstructed moments w_θ (B, n)."""
+    def _entropy_and_alpha(self, omega, training: bool):
+        """(h̃_θ or None, α̃_θ): α̃ by autodiff of h̃ for entropy networks, the output of monotone ones."""
+        if not self.model.has_entropy:
+            return None, self.model(omega, training=training)
+        with self.tf.GradientTape() as tape:
+            tape.watch(omega)
+            h = self.model(omega, training=training)
+        return h, tape.gradient(h, omega)
+
+    def outputs(self, omega, training: bool = False, jacobian: bool = False) -> dict:
+        """h̃_θ, α̃_θ, α_θ0 (normalised) and the reconstructed moments w_θ (B, n); with ``jacobian`` also
+        J = ∂α*/∂ω̃ (B, d, d), α* = α̃_θ/s."""
         tf = self.tf
-        if self.model.has_entropy:
-            with tf.GradientTape() as tape:
-                tape.watch(omega)
-                h = self.model(omega, training=training)
-            at = tape.gradient(h, omega)
+        J = None
+        if jacobian:
+            with tf.GradientTape() as outer:
+                outer.watch(omega)
+                h, at = self._entropy_and_alpha(omega, training)
+            J = outer.batch_jacobian(at, omega) * self.inv_s
         else:
-            at = self.model(omega, training=training)
-            h = None
+            h, at = self._entropy_and_alpha(omega, training)
         z = tf.matmul(at, self.mtil, transpose_b=True) + self.logw
         if self.alpha0 == "gradient":
             a0 = h - tf.reduce_sum(omega * at, axis=1) + 1.0
@@ -91,7 +111,7 @@ class Losses:
         w = tf.matmul(G, self.m)
         if h is None:
             h = a0 * w[:, 0] + tf.reduce_sum(at * w[:, 1:], axis=1) - w[:, 0]
-        return {"h": h, "alpha": at, "alpha0": a0, "w": w}
+        return {"h": h, "alpha": at, "alpha0": a0, "w": w, "jacobian": J}
 
     def monotonicity(self, omega, at):
         """[B eq. 72] on the batch: mean over all pairs of ReLU(−(α_i − α_j)·(ω_i − ω_j)), α = α̃/s."""
@@ -102,11 +122,18 @@ class Losses:
         D = s[:, None] + s[None, :] - c - tf.transpose(c)
         return tf.reduce_mean(tf.nn.relu(-D))
 
-    def __call__(self, omega, h, at, w, training: bool = False, mono: bool = True):
-        """(total loss, dict of the unweighted terms: mse_h, mse_alpha, mse_u, mono); ``mono=False`` leaves
-        the pairwise monotonicity term out (the L-BFGS refinement adds it on a subset)."""
+    def local_monotonicity(self, J):
+        """L_jac: mean over the batch of ReLU(−λ_min(½(J + Jᵀ)))."""
         tf = self.tf
-        out = self.outputs(omega, training=training)
+        lmin = tf.linalg.eigvalsh(0.5 * (J + tf.linalg.matrix_transpose(J)))[:, 0]
+        return tf.reduce_mean(tf.nn.relu(-lmin))
+
+    def __call__(self, omega, h, at, w, training: bool = False, mono: bool = True, local: bool = True):
+        """(total loss, dict of the unweighted terms: mse_h, mse_alpha, mse_u, mono, jacobian); ``mono=False``
+        leaves the pairwise monotonicity term out, ``local=False`` the Jacobian term (the L-BFGS refinement
+        adds both on subsets)."""
+        tf = self.tf
+        out = self.outputs(omega, training=training, jacobian=local and self.w.jacobian > 0)
         mse_h = tf.reduce_mean(tf.square(out["h"] - h))
         mse_a = tf.reduce_mean(tf.reduce_sum(tf.square(out["alpha"] - at), axis=1))
         mse_u = tf.reduce_mean(tf.reduce_sum(tf.square(out["w"] - w), axis=1))
@@ -115,4 +142,8 @@ class Losses:
         if self.w.mono > 0 and mono:
             pairs = self.monotonicity(omega, out["alpha"])
             total = total + self.w.mono * pairs
-        return total, {"mse_h": mse_h, "mse_alpha": mse_a, "mse_u": mse_u, "mono": pairs}
+        local = tf.constant(0.0, dtype=tf.float64)
+        if out["jacobian"] is not None:
+            local = self.local_monotonicity(out["jacobian"])
+            total = total + self.w.jacobian * local
+        return total, {"mse_h": mse_h, "mse_alpha": mse_a, "mse_u": mse_u, "mono": pairs, "jacobian": local}

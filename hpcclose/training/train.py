@@ -244,7 +244,7 @@ def train(cfg: TrainConfig, progress: bool = True, epochs: int | None = None) ->
     if start is not None:  # continue a run: its scalings, not re-derived ones, go with its weights
         sc.update(input_shift=start.input_shift, input_matrix=start.input_matrix,
                   output_shift=start.output_shift, output_scale=start.output_scale)
-        if mc.kind == "icnn":
+        if mc.kind != "mlp":  # the [B] loss scale s is the output scale of these networks
             sc["h_scale"] = float(start.output_scale)
     lw = L.weights(mc.kind, cfg.loss, train_s.w)
     alpha0 = mc.alpha0_convention
@@ -297,7 +297,7 @@ def train(cfg: TrainConfig, progress: bool = True, epochs: int | None = None) ->
         es = tc.early_stopping
         stopper = _Stopper(es.target, es.patience, es.min_delta)
         hist = {k: [] for k in ("epoch", "loss", "val_loss", "val_mse_h", "val_mse_alpha", "val_mse_u",
-                                "val_mono", "lr")}
+                                "val_mono", "val_jacobian", "lr")}
         best_weights = _snapshot(model)
         meta_base = _meta(cfg, ds, train_s, val_s, lw, device, name)
         out = Path(cfg.output.model)
@@ -349,7 +349,12 @@ def train(cfg: TrainConfig, progress: bool = True, epochs: int | None = None) ->
                 _export(model, _snapshot(model), out, basis, quad, meta_base, alpha0, name, mc,
                         {"status": "checkpoint", "epoch": epochs_run, "lbfgs_iteration": it, **extra})
 
-            lbfgs_info = _refine(model, loss, T, V, tc, hist, epochs_run, progress, save_iterate)
+            box = None
+            if lw.jacobian > 0 and cfg.loss.jacobian_box_points:
+                box = convexity.random_realizable(basis, train_s.omega, cfg.loss.jacobian_box_points,
+                                                  seed=tc.seed + 7919)
+            lbfgs_info = _refine(model, loss, T, V, tc, hist, epochs_run, progress, save_iterate,
+                                 (cfg.loss.jacobian_points, box))
             reason += f"; L-BFGS {lbfgs_info['iterations']} iterations ({lbfgs_info['message']})"
             save_iterate(lbfgs_info["best_iteration"], lbfgs=lbfgs_info)
         net = model.to_network(basis_kind=basis.kind, basis_dim=basis.dim, basis_N=basis.N, alpha0=alpha0,
@@ -384,9 +389,11 @@ def _initial_network(cfg: TrainConfig, basis: Basis, quad: Quadrature) -> export
     where = f"{cfg.source}: training.initial_model"
     net = export.load(path, basis=basis, quad=quad)
     want = layout_string(mc.kind, mc.width, mc.depth)
-    if not net.has_entropy or mc.kind == "monotone":
-        what = f"{path!r} is a {net.architecture} network" if not net.has_entropy else "model.kind is monotone"
-        raise InputError(f"{where}: {what}; only entropy networks (mlp, icnn) can be continued")
+    if net.architecture == "monotone" and cfg.training.epochs > 0:
+        # Adam runs the batch norms in training mode (batch statistics), which would change the function the
+        # file holds at the first step; L-BFGS evaluates them with the stored (moving) statistics.
+        raise InputError(f"{where}: {path!r} is a monotone network; continue it with training.epochs = 0 "
+                         "(L-BFGS only), since Adam would renormalise its batch norms with batch statistics")
     if net.architecture != mc.kind or net.layout != want:
         raise InputError(f"{where}: {path!r} is a {net.architecture} {net.layout} network; the [model] table "
                          f"asks for {mc.kind} {want}")
@@ -396,9 +403,10 @@ def _initial_network(cfg: TrainConfig, basis: Basis, quad: Quadrature) -> export
     return net
 
 
-def _refine(model, loss, T, V, tc, hist, epochs_run, progress, save_iterate) -> dict:
+def _refine(model, loss, T, V, tc, hist, epochs_run, progress, save_iterate, jacobian) -> dict:
     """The L-BFGS phase (:mod:`.lbfgs`): its reports go into the history at epoch = Adam epochs + iteration;
-    the current iterate is written to the model file every 500 iterations."""
+    the current iterate is written to the model file every 500 iterations. ``jacobian``: (training points,
+    unlabelled points) of the Jacobian term."""
     from tqdm import tqdm
 
     from . import lbfgs
@@ -420,7 +428,8 @@ def _refine(model, loss, T, V, tc, hist, epochs_run, progress, save_iterate) -> 
                      rec["mse_u"])
 
     info = lbfgs.refine(model, loss, T, V, tc.lbfgs_iterations, tc.lbfgs_memory,
-                        monitor=lambda rec: rec[key], record=record, seed=tc.seed)
+                        monitor=lambda rec: rec[key], record=record, seed=tc.seed,
+                        jacobian_points=jacobian[0], jacobian_extra=jacobian[1])
     bar.close()
     log.info("L-BFGS: %d iterations in %.1f s, best at %d (%s)", info["iterations"], info["seconds"],
              info["best_iteration"], info["message"])
@@ -463,7 +472,7 @@ def plot_history(hist: dict, path: Path, title: str) -> Path:
     fig, ax = plt.subplots(figsize=(7, 4.5))
     ep = hist["epoch"]
     for key, style in (("loss", "-"), ("val_loss", "-"), ("val_mse_h", ":"), ("val_mse_alpha", ":"),
-                       ("val_mse_u", ":"), ("val_mono", "--")):
+                       ("val_mse_u", ":"), ("val_mono", "--"), ("val_jacobian", "--")):
         vals = np.asarray(hist[key], dtype=float)
         if np.any(vals > 0):
             ax.semilogy(ep, np.where(vals > 0, vals, np.nan), style, label=key)

@@ -142,9 +142,75 @@ def test_lbfgs_refines_and_a_run_can_be_continued(tmp_path):
     # a model of another layout is refused, naming the key
     with pytest.raises(InputError, match="training.initial_model.*asks for icnn width 7"):
         run_train(tmp_path, cont.replace("width = 6", "width = 7"))
-    # a monotone network cannot be continued (its weights are not an entropy network's)
-    with pytest.raises(InputError, match="only entropy networks"):
+    # a file of another architecture is refused
+    with pytest.raises(InputError, match="training.initial_model.*icnn.*asks for monotone"):
         run_train(tmp_path, cont.replace('kind = "icnn"', 'kind = "monotone"'))
+
+
+def test_monotone_run_is_continued_with_lbfgs_only(tmp_path):
+    """A monotone network's file rebuilds the Keras model exactly (batch norms unfolded from their folded
+    affine maps), so L-BFGS can continue it; Adam (batch statistics in the norms) is refused."""
+    from hpcclose.closures.neural import export, models
+    from hpcclose.training.convexity import derivatives
+
+    text = cfg_text(tmp_path, kind="monotone", width=8, depth=1, epochs=3, lr=5e-3).replace(
+        "checkpoint_every = 2", "checkpoint_every = 2\nlbfgs_iterations = 10")
+    res = run_train(tmp_path, text)
+    net = export.load(res.path)
+    om = np.array([[0.1, 0.3], [-0.5, 0.4], [0.0, 0.9], [0.7, 0.6]])
+    rebuilt = models.from_network(net)(models.tf.constant(om)).numpy()
+    assert np.max(np.abs(rebuilt - derivatives(net, om, hessian=False)[1])) < 1e-12
+    cont = (text.replace("epochs = 3", "epochs = 0").replace("lbfgs_iterations = 10", "lbfgs_iterations = 5")
+            .replace(f'"{tmp_path / "m.h5"}"', f'"{tmp_path / "m2.h5"}"')
+            .replace("[output]", f'initial_model = "{res.path}"\n\n[output]'))
+    res2 = run_train(tmp_path, cont)
+    first, second = net.meta["training"]["lbfgs"], res2.network.meta["training"]["lbfgs"]
+    assert second["best"] <= first["best"] * (1 + 1e-9)
+    with pytest.raises(InputError, match="monotone network; continue it with training.epochs = 0"):
+        run_train(tmp_path, cont.replace("epochs = 0", "epochs = 2"))
+
+
+def test_local_monotonicity_term_is_the_symmetric_jacobians_negative_part(tmp_path):
+    """[loss] jacobian: mean ReLU(−λ_min(½(J + Jᵀ))) of J = ∂α*/∂ω̃ by autodiff equals the same number from
+    numpy central differences of the exported network (α* = α̃/s); training records it and keeps its weight."""
+    from hpcclose.closures.neural import export, models
+    from hpcclose.training import losses
+    from hpcclose.training.convexity import derivatives
+    from hpcclose.training.train import velocity
+
+    text = (cfg_text(tmp_path, kind="monotone", width=8, depth=1, epochs=3, lr=5e-2)
+            .replace("checkpoint_every = 2", "checkpoint_every = 2\nlbfgs_iterations = 3")
+            + "\n[loss]\njacobian = 0.5\njacobian_points = 100\njacobian_box_points = 64\n")
+    res = run_train(tmp_path, text)
+    assert res.network.meta["training"]["loss_weights"]["jacobian"] == 0.5
+    assert all(np.isfinite(res.history["val_jacobian"]))
+    net = export.load(res.path)
+    basis, quad = velocity(config.parse(text))
+    loss = losses.Losses(models.from_network(net), basis, quad, "normalisation",
+                         losses.Weights(1.0, 1.0, 1.0, 1.0, 0.5), float(net.output_scale))
+    rng = np.random.default_rng(3)
+    u1 = rng.uniform(-0.9, 0.9, 400)
+    om = np.stack([u1, u1**2 + rng.uniform(0.02, 0.98, 400) * (1 - u1**2)], axis=1)
+    term = float(loss.local_monotonicity(loss.outputs(models.tf.constant(om), jacobian=True)["jacobian"]))
+    _, _, H = derivatives(net, om)
+    lmin = np.linalg.eigvalsh(0.5 * (H + np.swapaxes(H, 1, 2)))[:, 0] / float(net.output_scale)
+    assert term == pytest.approx(np.mean(np.maximum(-lmin, 0.0)), rel=1e-5, abs=1e-9)
+
+
+def test_random_realizable_points_cover_the_dense_test_region():
+    from hpcclose.training.convexity import dense_test_set, random_realizable
+    from hpcclose.velocity import make_basis
+
+    basis = make_basis("monomial", 1, 2)
+    u1 = np.linspace(-0.9, 0.9, 50)
+    train = np.stack([u1, 0.5 * (1 + u1**2)], axis=1)
+    pts = random_realizable(basis, train, 500, seed=1)
+    grid = dense_test_set(basis, train)
+    assert pts.shape == (500, 2)
+    assert np.all(basis.realizability_margin(np.concatenate([np.ones((500, 1)), pts], axis=1)) > 1e-3)
+    assert np.all(pts.min(axis=0) >= train.min(axis=0)) and np.all(pts.max(axis=0) <= train.max(axis=0))
+    # the same region as the dense grid, not its points
+    assert np.allclose(pts.min(axis=0), grid.min(axis=0), atol=0.1) and not np.isin(pts[:, 0], grid[:, 0]).any()
 
 
 def test_extra_balls_add_interior_points(tmp_path):

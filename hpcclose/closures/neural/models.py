@@ -219,14 +219,15 @@ def entropy_and_gradient(model, omega, training=False):
 
 
 def from_network(net: Network):
-    """A Keras model carrying the weights of a :class:`Network` (entropy networks only; e.g. to compute
-    Hessians by autodiff or to continue training)."""
-    if not net.has_entropy:
-        raise ValueError("from_network: only entropy networks (mlp, icnn) can be rebuilt")
+    """A Keras model carrying the weights of a :class:`Network` (e.g. to compute Hessians by autodiff or to
+    continue training). A monotone network comes back with its folded batch norms as the layers' affine
+    maps (moving mean 0, variance 1 − ε): exact with ``training=False``."""
     d = net.d
-    units = [L.units for L in net.layers]
-    width = units[0]
-    depth = len(units) - (2 if net.architecture == "mlp" else 3)
+    if net.has_entropy:
+        units = [L.units for L in net.layers]
+        width, depth = units[0], len(units) - (2 if net.architecture == "mlp" else 3)
+    else:
+        width, depth = net.monotone["head_W"].shape[0], net.monotone["block_W1"].shape[0]
     model = build(net.architecture, d, width, depth, net.signs, net.input_shift, net.input_matrix,
                   net.output_shift, net.output_scale)
     copy_weights(net, model)
@@ -234,8 +235,13 @@ def from_network(net: Network):
 
 
 def copy_weights(net: Network, model) -> None:
-    """Assign the weights of an entropy :class:`Network` to a Keras model of the same layer plan."""
-    if not net.has_entropy or len(net.layers) != len(model.b):
+    """Assign the weights of a :class:`Network` to a Keras model of the same architecture and layout."""
+    if net.architecture != model.arch:
+        raise ValueError(f"copy_weights: a {net.architecture} network into a {model.arch} model")
+    if not net.has_entropy:
+        _copy_monotone(net.monotone, model)
+        return
+    if len(net.layers) != len(model.b):
         raise ValueError("copy_weights: needs an entropy network of the model's layer plan")
     for L, Wz, Wx, b in zip(net.layers, model.Wz, model.Wx, model.b, strict=True):
         if Wz is not None:
@@ -243,3 +249,30 @@ def copy_weights(net: Network, model) -> None:
         if Wx is not None:
             Wx.assign(L.Wx.T)
         b.assign(L.b)
+
+
+def _copy_monotone(m: dict, model: MonotoneNet) -> None:
+    """Unfold a monotone network's (scale, shift) pairs into its Keras batch norms and set the dense layers."""
+    def bn(layer, scale, shift):
+        layer.gamma.assign(scale)
+        layer.beta.assign(shift)
+        layer.moving_mean.assign(np.zeros_like(scale))
+        layer.moving_variance.assign(np.full_like(scale, 1.0 - layer.epsilon))
+
+    def dense(layer, W, b):
+        layer.kernel.assign(W.T)
+        layer.bias.assign(b)
+
+    def block(layers, get):
+        bn1, d1, bn2, d2 = layers
+        bn(bn1, get("bn1_scale"), get("bn1_shift"))
+        dense(d1, get("W1"), get("b1"))
+        bn(bn2, get("bn2_scale"), get("bn2_shift"))
+        dense(d2, get("W2"), get("b2"))
+
+    if m["block_W1"].shape[0] != len(model.blocks) or m["head_W"].shape != (model.width, model.d):
+        raise ValueError("copy_weights: the monotone network's layout differs from the model's")
+    dense(model.head, m["head_W"], m["head_b"])
+    for k, layers in enumerate(model.blocks):
+        block(layers, lambda key, k=k: m[f"block_{key}"][k])
+    block(model.tail, lambda key: m[f"tail_{key}"])
