@@ -5,8 +5,10 @@
 
 Each model is trained by ``hpcclose train`` in its own process (TensorFlow state and memory do not carry
 over from one model to the next), then its model file, loss curves and history are copied to ``--dest``
-under the model's shipped name. A failed training stops the driver with that model's exit status.
-Training logs go to ``<dest>/logs/<name>.log`` as well as to the terminal.
+under the model's shipped name. A model given as several inputs is trained in stages, each continuing the
+previous one's file (``training.initial_model``); the last stage's files are shipped. A failed training
+stops the driver with that model's exit status. Training logs go to ``<dest>/logs/<name>.log``
+as well as to the terminal.
 """
 
 from __future__ import annotations
@@ -28,32 +30,38 @@ MODELS = {
     "symNN4x45_2": "inputs/train_mlp_m2_1d.toml",
     "ICNN10x7_M1_1D": "inputs/train_icnn_m1_1d.toml",
     "ICNN15x7_M2_1D": "inputs/train_icnn_m2_1d.toml",
-    "MONO30x2_M1_1D": "inputs/train_monotone_m1_1d.toml",
-    "MONO50x2_M2_1D": "inputs/train_monotone_m2_1d.toml",
+    "MONO30x2_M1_1D": ["inputs/train_monotone_m1_1d.toml", "inputs/train_monotone_m1_1d_stage2.toml"],
+    # [B]'s loss, then two L-BFGS continuations with the local monotonicity term (docs/closures.md)
+    "MONO50x2_M2_1D": ["inputs/train_monotone_m2_1d.toml", "inputs/train_monotone_m2_1d_stage2.toml",
+                       "inputs/train_monotone_m2_1d_stage3.toml"],
     "ICNN18x8_M1_2D": "inputs/train_icnn_m1_2d.toml",
 }
 
 
-def train_one(name: str, source: str, dest: Path, overrides: list[str]) -> int:
-    """Train one model, copy its files to ``dest``; returns the exit status of ``hpcclose train``."""
-    cfg = tomllib.loads((ROOT / source).read_text())
-    out = ROOT / cfg["output"]["model"]
-    cmd = [sys.executable, "-m", "hpcclose", "train", str(ROOT / source), "--no-progress"]
-    for o in overrides:
-        cmd += ["--set", o]
+def train_one(name: str, sources: str | list[str], dest: Path, overrides: list[str]) -> int:
+    """Train one model (its stages in order), copy its files to ``dest``; returns the exit status of the
+    first failing ``hpcclose train`` (0 if none failed)."""
+    stages = [sources] if isinstance(sources, str) else list(sources)
     logs = dest / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    print(f"== {name}: {' '.join(cmd[1:])}", flush=True)
-    # Tee the training log: visible progress, and a record next to the shipped model.
+    # Tee the training logs: visible progress, and a record next to the shipped model.
     with open(logs / f"{name}.log", "w") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for line in proc.stdout:
-            sys.stdout.write(line)
-            log.write(line)
-            log.flush()
-        status = proc.wait()
-    if status:
-        return status
+        for k, source in enumerate(stages, 1):
+            cmd = [sys.executable, "-m", "hpcclose", "train", str(ROOT / source), "--no-progress"]
+            for o in overrides:
+                cmd += ["--set", o]
+            stage = f" (stage {k}/{len(stages)})" if len(stages) > 1 else ""
+            print(f"== {name}{stage}: {' '.join(cmd[1:])}", file=log, flush=True)
+            print(f"== {name}{stage}: {' '.join(cmd[1:])}", flush=True)
+            proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            for line in proc.stdout:
+                sys.stdout.write(line)
+                log.write(line)
+                log.flush()
+            status = proc.wait()
+            if status:
+                return status
+    out = ROOT / tomllib.loads((ROOT / stages[-1]).read_text())["output"]["model"]
     for suffix in (".h5", ".loss.png", ".history.json"):
         src = out.with_suffix(suffix)
         if src.exists():
