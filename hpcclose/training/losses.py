@@ -16,7 +16,10 @@ Every loss is a weighted sum of the same mean-squared terms over a batch of norm
   the pairs of a batch are far apart, so [B]'s term cannot see a map that turns back between them, and a
   50×2 M2 network trained with it alone is not monotone on 8 % of its own training domain
   (docs/closures.md). For entropy networks J is the Hessian of h̃ (convexity of the [A] MLP). Off by
-  default (c_jac = 0); ``[loss] jacobian`` turns it on.
+  default (c_jac = 0); ``[loss] jacobian`` turns it on. With a margin m > 0 (``jacobian_margin``, in the
+  units of ∇α̃) the term is ReLU(m/s − λ_min), which keeps λ_min off zero at the points and so leaves slack
+  between them; the true map has λ_min(∇α̃) = 1/λ_max(Cov m̃) ≥ 1/tr Cov m̃ (≥ 1/2 for slab M2), so a
+  margin below that costs no accuracy.
 * ``monotone``: h̃_θ = α_θ·w_θ − w_θ0, the entropy of the ansatz the network predicts ([B eq. 60]).
 
 Default weights (:func:`weights`), per model kind:
@@ -48,6 +51,7 @@ class Weights:
     u: float
     mono: float
     jacobian: float = 0.0
+    jacobian_margin: float = 0.0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -62,7 +66,7 @@ def weights(kind: str, cfg_loss, w_train: np.ndarray) -> Weights:
     if u == "auto":
         u = 1.0 / float(np.mean(np.sum(w_train**2, axis=1)))
     jac = cfg_loss.jacobian if cfg_loss.jacobian is not None else 0.0
-    return Weights(float(h), float(a), float(u), float(mono), float(jac))
+    return Weights(float(h), float(a), float(u), float(mono), float(jac), float(cfg_loss.jacobian_margin))
 
 
 class Losses:
@@ -123,10 +127,10 @@ class Losses:
         return tf.reduce_mean(tf.nn.relu(-D))
 
     def local_monotonicity(self, J):
-        """L_jac: mean over the batch of ReLU(−λ_min(½(J + Jᵀ)))."""
+        """L_jac: mean over the batch of ReLU(m/s − λ_min(½(J + Jᵀ))) (m the margin)."""
         tf = self.tf
         lmin = tf.linalg.eigvalsh(0.5 * (J + tf.linalg.matrix_transpose(J)))[:, 0]
-        return tf.reduce_mean(tf.nn.relu(-lmin))
+        return tf.reduce_mean(tf.nn.relu(self.w.jacobian_margin * self.inv_s - lmin))
 
     def __call__(self, omega, h, at, w, training: bool = False, mono: bool = True, local: bool = True):
         """(total loss, dict of the unweighted terms: mse_h, mse_alpha, mse_u, mono, jacobian); ``mono=False``

@@ -195,6 +195,11 @@ def test_local_monotonicity_term_is_the_symmetric_jacobians_negative_part(tmp_pa
     _, _, H = derivatives(net, om)
     lmin = np.linalg.eigvalsh(0.5 * (H + np.swapaxes(H, 1, 2)))[:, 0] / float(net.output_scale)
     assert term == pytest.approx(np.mean(np.maximum(-lmin, 0.0)), rel=1e-5, abs=1e-9)
+    # with a margin m (units of ∇α̃) the term asks λ_min ≥ m/s
+    loss.w = losses.Weights(1.0, 1.0, 1.0, 1.0, 0.5, jacobian_margin=0.3)
+    term = float(loss.local_monotonicity(loss.outputs(models.tf.constant(om), jacobian=True)["jacobian"]))
+    margin = 0.3 / float(net.output_scale)
+    assert term == pytest.approx(np.mean(np.maximum(margin - lmin, 0.0)), rel=1e-5)
 
 
 def test_random_realizable_points_cover_the_dense_test_region():
