@@ -137,13 +137,16 @@ def dense_test_set(basis: Basis, omega_train: np.ndarray, per_axis: int = 200, m
     return pts[keep]
 
 
-def random_realizable(basis: Basis, omega_train: np.ndarray, count: int, margin: float = 1e-3,
-                      seed: int = 0) -> np.ndarray:
-    """``count`` random points, uniform over the same region as :func:`dense_test_set` (the bounding box of
-    ``omega_train``, realizable with margin > ``margin``) but not on its grid: where the local monotonicity
-    term is imposed beyond the training data (it needs no labels)."""
+def random_realizable(basis: Basis, omega_train: np.ndarray, count: int, margin: float = 5e-4,
+                      pad: float = 0.02, seed: int = 0) -> np.ndarray:
+    """``count`` random points, uniform over a slightly larger region than :func:`dense_test_set`'s (the
+    bounding box of ``omega_train`` widened by ``pad`` of its size on each side, realizable with margin
+    > ``margin``, half the grid's): where the local monotonicity term is imposed beyond the training data
+    (it needs no labels). The extra width puts points on and past the grid's edges, where a network
+    extrapolates and would otherwise turn back unseen."""
     omega_train = np.atleast_2d(omega_train)
     lo, hi = omega_train.min(axis=0), omega_train.max(axis=0)
+    lo, hi = lo - pad * (hi - lo), hi + pad * (hi - lo)
     rng = np.random.default_rng(seed)
     kept: list[np.ndarray] = []
     total = 0
