@@ -387,7 +387,10 @@ def _initial_network(cfg: TrainConfig, basis: Basis, quad: Quadrature) -> export
         return None
     mc = cfg.model
     where = f"{cfg.source}: training.initial_model"
-    net = export.load(path, basis=basis, quad=quad)
+    try:
+        net = export.load(path, basis=basis, quad=quad)
+    except InputError as err:
+        raise InputError(f"{where}: {err}") from None
     want = layout_string(mc.kind, mc.width, mc.depth)
     if net.architecture == "monotone" and cfg.training.epochs > 0:
         # Adam runs the batch norms in training mode (batch statistics), which would change the function the

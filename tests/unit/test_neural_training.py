@@ -142,6 +142,8 @@ def test_lbfgs_refines_and_a_run_can_be_continued(tmp_path):
     # a model of another layout is refused, naming the key
     with pytest.raises(InputError, match="training.initial_model.*asks for icnn width 7"):
         run_train(tmp_path, cont.replace("width = 6", "width = 7"))
+    with pytest.raises(InputError, match="training.initial_model: model '.*nope.h5': no such file"):
+        run_train(tmp_path, cont.replace(str(res.path), str(tmp_path / "nope.h5")))
     # a file of another architecture is refused
     with pytest.raises(InputError, match="training.initial_model.*icnn.*asks for monotone"):
         run_train(tmp_path, cont.replace('kind = "icnn"', 'kind = "monotone"'))
