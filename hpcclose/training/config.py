@@ -18,7 +18,7 @@ Tables (see ``inputs/train_*.toml``)::
     [training.early_stopping]  monitor, target (stop once below), patience (epochs), min_delta
     [loss]      h, alpha, u, mono, jacobian (weights; u = "auto" gives [A]'s λ = 1/mean‖w‖²; jacobian: the
                 local monotonicity/convexity term, :mod:`.losses`, off by default), jacobian_margin
-                (λ_min it asks for, units of ∇α̃), jacobian_points
+                (λ_min it asks for, units of ∇α̃), jacobian_power (1 hinge, 2 squared), jacobian_points
                 (training points carrying it in L-BFGS), jacobian_box_points (unlabelled realizable
                 points of the training data's bounding box where it is imposed too, in L-BFGS)
     [output]    model (the network file to write), plots (loss curves PNG), history (JSON),
@@ -149,6 +149,8 @@ class LossSection(_Section):
                                    "training points (not in the papers; 0 by default)")
     jacobian_margin: float = Field(0.0, ge=0.0, description="the jacobian term asks λ_min(sym ∇α̃) ≥ this "
                                    "(0: ≥ 0)")
+    jacobian_power: Literal[1, 2] = Field(1, description="1: hinge; 2: squared hinge (smooth, for large "
+                                          "weights under L-BFGS)")
     jacobian_points: int = Field(16384, ge=1, description="training points carrying the jacobian term "
                                  "in the L-BFGS refinement (a fixed subset)")
     jacobian_box_points: int = Field(0, ge=0, description="random realizable points of the training "

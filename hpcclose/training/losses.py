@@ -19,7 +19,8 @@ Every loss is a weighted sum of the same mean-squared terms over a batch of norm
   default (c_jac = 0); ``[loss] jacobian`` turns it on. With a margin m > 0 (``jacobian_margin``, in the
   units of ∇α̃) the term is ReLU(m/s − λ_min), which keeps λ_min off zero at the points and so leaves slack
   between them; the true map has λ_min(∇α̃) = 1/λ_max(Cov m̃) ≥ 1/tr Cov m̃ (≥ 1/2 for slab M2), so a
-  margin below that costs no accuracy.
+  margin below that costs no accuracy. ``jacobian_power`` = 2 squares the hinge: a C¹ penalty, which
+  L-BFGS needs once the weight is large (with the plain hinge at weight 10 its line search stalls).
 * ``monotone``: h̃_θ = α_θ·w_θ − w_θ0, the entropy of the ansatz the network predicts ([B eq. 60]).
 
 Default weights (:func:`weights`), per model kind:
@@ -52,6 +53,7 @@ class Weights:
     mono: float
     jacobian: float = 0.0
     jacobian_margin: float = 0.0
+    jacobian_power: int = 1
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -66,7 +68,8 @@ def weights(kind: str, cfg_loss, w_train: np.ndarray) -> Weights:
     if u == "auto":
         u = 1.0 / float(np.mean(np.sum(w_train**2, axis=1)))
     jac = cfg_loss.jacobian if cfg_loss.jacobian is not None else 0.0
-    return Weights(float(h), float(a), float(u), float(mono), float(jac), float(cfg_loss.jacobian_margin))
+    return Weights(float(h), float(a), float(u), float(mono), float(jac), float(cfg_loss.jacobian_margin),
+                   int(cfg_loss.jacobian_power))
 
 
 class Losses:
@@ -127,10 +130,11 @@ class Losses:
         return tf.reduce_mean(tf.nn.relu(-D))
 
     def local_monotonicity(self, J):
-        """L_jac: mean over the batch of ReLU(m/s − λ_min(½(J + Jᵀ))) (m the margin)."""
+        """L_jac: mean over the batch of ReLU(m/s − λ_min(½(J + Jᵀ)))^p (m the margin, p the power)."""
         tf = self.tf
         lmin = tf.linalg.eigvalsh(0.5 * (J + tf.linalg.matrix_transpose(J)))[:, 0]
-        return tf.reduce_mean(tf.nn.relu(self.w.jacobian_margin * self.inv_s - lmin))
+        hinge = tf.nn.relu(self.w.jacobian_margin * self.inv_s - lmin)
+        return tf.reduce_mean(tf.square(hinge) if self.w.jacobian_power == 2 else hinge)
 
     def __call__(self, omega, h, at, w, training: bool = False, mono: bool = True, local: bool = True):
         """(total loss, dict of the unweighted terms: mse_h, mse_alpha, mse_u, mono, jacobian); ``mono=False``

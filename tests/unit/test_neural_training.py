@@ -202,6 +202,9 @@ def test_local_monotonicity_term_is_the_symmetric_jacobians_negative_part(tmp_pa
     term = float(loss.local_monotonicity(loss.outputs(models.tf.constant(om), jacobian=True)["jacobian"]))
     margin = 0.3 / float(net.output_scale)
     assert term == pytest.approx(np.mean(np.maximum(margin - lmin, 0.0)), rel=1e-5)
+    loss.w = losses.Weights(1.0, 1.0, 1.0, 1.0, 0.5, jacobian_margin=0.3, jacobian_power=2)
+    term = float(loss.local_monotonicity(loss.outputs(models.tf.constant(om), jacobian=True)["jacobian"]))
+    assert term == pytest.approx(np.mean(np.maximum(margin - lmin, 0.0) ** 2), rel=1e-5)
 
 
 def test_random_realizable_points_cover_the_dense_test_region():
