@@ -33,7 +33,7 @@ MODELS = {
     "MONO30x2_M1_1D": ["inputs/train_monotone_m1_1d.toml", "inputs/train_monotone_m1_1d_stage2.toml"],
     # [B]'s loss, then two L-BFGS continuations with the local monotonicity term (docs/closures.md)
     "MONO50x2_M2_1D": ["inputs/train_monotone_m2_1d.toml", "inputs/train_monotone_m2_1d_stage2.toml",
-                       "inputs/train_monotone_m2_1d_stage3.toml"],
+                       "inputs/train_monotone_m2_1d_stage3.toml", "inputs/train_monotone_m2_1d_stage4.toml"],
     "ICNN18x8_M1_2D": "inputs/train_icnn_m1_2d.toml",
 }
 

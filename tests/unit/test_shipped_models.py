@@ -45,6 +45,22 @@ def test_every_shipped_model_can_be_regenerated():
             "ICNN18x8_M1_2D"} <= set(SHIPPED)
 
 
+def test_staged_models_chain_their_files():
+    """A model trained in stages: every stage after the first continues (L-BFGS only) the file the stage
+    before it writes, and only the last writes the shipped name."""
+    import tomllib
+
+    for name, sources in _driver("train_shipped_models").MODELS.items():
+        if isinstance(sources, str):
+            continue
+        cfgs = [tomllib.loads((ROOT / s).read_text()) for s in sources]
+        for before, after in zip(cfgs[:-1], cfgs[1:], strict=True):
+            assert after["training"]["initial_model"] == before["output"]["model"], name
+            assert after["training"]["epochs"] == 0, name
+        assert Path(cfgs[-1]["output"]["model"]).stem == name
+        assert all(Path(c["output"]["model"]).stem != name for c in cfgs[:-1])
+
+
 # Relative moment errors of isotropic and mildly anisotropic states (docs/closures.md): the M2 ICNN, at
 # [B]'s accuracy on [B]'s data, is 1.6–4 % off there (uniform α̃ sampling leaves the interior thin): use it
 # through the hybrid closure where that matters.
