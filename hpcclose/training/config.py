@@ -20,7 +20,7 @@ Tables (see ``inputs/train_*.toml``)::
                 local monotonicity/convexity term, :mod:`.losses`, off by default), jacobian_margin
                 (λ_min it asks for, units of ∇α̃), jacobian_power (1 hinge, 2 squared), jacobian_points
                 (training points carrying it in L-BFGS), jacobian_box_points (unlabelled realizable
-                points of the training data's bounding box where it is imposed too, in L-BFGS)
+                points around the training data's bounding box where it is imposed too, in L-BFGS)
     [output]    model (the network file to write), plots (loss curves PNG), history (JSON),
                 convexity_points (size of the dense test set of the convexity report; 0: skip)
 """
@@ -153,8 +153,9 @@ class LossSection(_Section):
                                           "weights under L-BFGS)")
     jacobian_points: int = Field(16384, ge=1, description="training points carrying the jacobian term "
                                  "in the L-BFGS refinement (a fixed subset)")
-    jacobian_box_points: int = Field(0, ge=0, description="random realizable points of the training "
-                                     "data's bounding box where the jacobian term is imposed too (no labels)")
+    jacobian_box_points: int = Field(0, ge=0, description="random realizable points around the "
+                                     "training data's bounding box where the jacobian term is imposed too "
+                                     "(no labels; convexity.random_realizable)")
 
     @field_validator("u")
     @classmethod

@@ -150,8 +150,8 @@ class Losses:
         if self.w.mono > 0 and mono:
             pairs = self.monotonicity(omega, out["alpha"])
             total = total + self.w.mono * pairs
-        local = tf.constant(0.0, dtype=tf.float64)
+        jac = tf.constant(0.0, dtype=tf.float64)
         if out["jacobian"] is not None:
-            local = self.local_monotonicity(out["jacobian"])
-            total = total + self.w.jacobian * local
-        return total, {"mse_h": mse_h, "mse_alpha": mse_a, "mse_u": mse_u, "mono": pairs, "jacobian": local}
+            jac = self.local_monotonicity(out["jacobian"])
+            total = total + self.w.jacobian * jac
+        return total, {"mse_h": mse_h, "mse_alpha": mse_a, "mse_u": mse_u, "mono": pairs, "jacobian": jac}
