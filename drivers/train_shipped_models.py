@@ -31,7 +31,7 @@ MODELS = {
     "ICNN10x7_M1_1D": "inputs/train_icnn_m1_1d.toml",
     "ICNN15x7_M2_1D": "inputs/train_icnn_m2_1d.toml",
     "MONO30x2_M1_1D": ["inputs/train_monotone_m1_1d.toml", "inputs/train_monotone_m1_1d_stage2.toml"],
-    # [B]'s loss, then two L-BFGS continuations with the local monotonicity term (docs/closures.md)
+    # [B]'s loss, then three L-BFGS continuations with the local monotonicity term (docs/closures.md)
     "MONO50x2_M2_1D": ["inputs/train_monotone_m2_1d.toml", "inputs/train_monotone_m2_1d_stage2.toml",
                        "inputs/train_monotone_m2_1d_stage3.toml", "inputs/train_monotone_m2_1d_stage4.toml"],
     "ICNN18x8_M1_2D": "inputs/train_icnn_m1_2d.toml",
@@ -49,7 +49,9 @@ def train_one(name: str, sources: str | list[str], dest: Path, overrides: list[s
         for k, source in enumerate(stages, 1):
             cmd = [sys.executable, "-m", "hpcclose", "train", str(ROOT / source), "--no-progress"]
             for o in overrides:
-                cmd += ["--set", o]
+                # later stages continue by L-BFGS only (epochs = 0): an epochs override is for the first
+                if k == 1 or not o.replace(" ", "").startswith("training.epochs="):
+                    cmd += ["--set", o]
             stage = f" (stage {k}/{len(stages)})" if len(stages) > 1 else ""
             print(f"== {name}{stage}: {' '.join(cmd[1:])}", file=log, flush=True)
             print(f"== {name}{stage}: {' '.join(cmd[1:])}", flush=True)
@@ -76,7 +78,8 @@ def main() -> int:
     ap.add_argument("--only", help="comma-separated shipped names (default: all)")
     ap.add_argument("--dest", default=str(ROOT / "hpcclose" / "models"))
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                    help="override passed to every hpcclose train (e.g. training.epochs=5 for a dry run)")
+                    help="override passed to every hpcclose train (e.g. training.epochs=5 for a dry run; "
+                         "training.epochs goes to the first stage only)")
     args = ap.parse_args()
     names = args.only.split(",") if args.only else list(MODELS)
     unknown = [n for n in names if n not in MODELS]
