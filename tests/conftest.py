@@ -29,3 +29,27 @@ def hpcclose_cmd() -> list[str]:
 @pytest.fixture
 def mpirun():
     return run_mpi
+
+
+def plane_source_error(closure: str, overrides: list[str], input_file: str = "plane_source_m2.toml") -> float:
+    """e_u ([A] eq. 52) of ``closure`` against Newton on an inputs/ plane source, one rank, in-process."""
+    import numpy as np
+    from mpi4py import MPI
+
+    from hpcclose import config
+    from hpcclose.solver import Simulation
+
+    def run(name):
+        cfg = config.load(ROOT / "inputs" / input_file, [*overrides, f"closure.name='{name}'"])
+        sim = Simulation(cfg, comm=MPI.COMM_SELF)
+        while not sim.done():
+            sim.step()
+        return sim.u.copy()
+
+    ref = run("newton")
+    return float(np.linalg.norm(run(closure) - ref) / np.linalg.norm(ref))
+
+
+@pytest.fixture(name="plane_source_error")
+def plane_source_error_fixture():
+    return plane_source_error

@@ -9,12 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from mpi4py import MPI
 
-from hpcclose import config
 from hpcclose.closures import get_closure
 from hpcclose.closures.neural import export
-from hpcclose.solver import Simulation
 from hpcclose.velocity import gauss_legendre, make_basis, sphere_product
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,33 +106,21 @@ def test_symmetric_mlp_matches_paper_test_error(name, order, subsample, e_w_pape
     assert r["convexity"]["min_eigenvalue"] > -1e-10
 
 
-def plane_source_error(overrides: list[str], input_file: str = "plane_source_m2.toml") -> float:
-    """e_u ([A] eq. 52) of a closure against Newton on the plane source, one rank."""
-    def run(extra):
-        sim = Simulation(config.load(ROOT / "inputs" / input_file, [*overrides, *extra]), comm=MPI.COMM_SELF)
-        while not sim.done():
-            sim.step()
-        return sim.u.copy()
-
-    ref = run(["closure.name='newton'"])
-    return float(np.linalg.norm(run(["closure.name='mlp'"]) - ref) / np.linalg.norm(ref))
-
-
-def test_plane_source_n1_with_shipped_network_beats_paper():
+def test_plane_source_n1_with_shipped_network_beats_paper(plane_source_error):
     """[A] Table 6: sym-NN5x30 e_u = 2.85e-3 (100 cells, t = 1)."""
-    e = plane_source_error(["velocity.order=1", "closure.mlp.model='symNN5x30_1'"])
+    e = plane_source_error("mlp", ["velocity.order=1", "closure.mlp.model='symNN5x30_1'"])
     assert e <= 2.85e-3
 
 
-def test_plane_source_n2_with_shipped_network_beats_paper():
+def test_plane_source_n2_with_shipped_network_beats_paper(plane_source_error):
     """[A] Table 7: sym-NN4x45 e_u = 5.49e-3 (M2, 100 cells, t = 1)."""
-    e = plane_source_error(["closure.mlp.model='symNN4x45_2'"])
+    e = plane_source_error("mlp", ["closure.mlp.model='symNN4x45_2'"])
     assert e <= 5.49e-3
 
 
-def test_smooth_plane_source_with_shipped_network_beats_paper():
+def test_smooth_plane_source_with_shipped_network_beats_paper(plane_source_error):
     """[A] Table 8: sym-NN4x45 e_u = 1.92e-3 (M2, 1000 cells, smooth initial data; ~20 s)."""
-    e = plane_source_error(["closure.mlp.model='symNN4x45_2'"], "plane_source_smooth_m2.toml")
+    e = plane_source_error("mlp", ["closure.mlp.model='symNN4x45_2'"], "plane_source_smooth_m2.toml")
     assert e <= 1.92e-3
 
 
