@@ -12,7 +12,6 @@ import pytest
 
 from hpcclose.closures import get_closure
 from hpcclose.closures.neural import export
-from hpcclose.velocity import gauss_legendre, make_basis, sphere_product
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,14 +24,6 @@ def _driver(name: str):
 
 
 SHIPPED = sorted(p.stem for p in export.MODELS_DIR.glob("*.h5"))
-
-
-def velocity_of(net: export.Network):
-    basis = make_basis(net.basis_kind, net.basis_dim, net.basis_N)
-    if net.basis_dim == 1:
-        return basis, gauss_legendre(net.quadrature_size)
-    n = int(round(np.sqrt(net.quadrature_size)))
-    return basis, sphere_product(n, n)
 
 
 def test_every_shipped_model_can_be_regenerated():
@@ -69,7 +60,7 @@ def test_shipped_model_loads_by_name_and_closes(name):
     """Loadable by name for its own basis; the closure reproduces the moments of isotropic states closely;
     the file records complete training with its provenance and validation errors."""
     net = export.load(name)
-    basis, quad = velocity_of(net)
+    basis, quad = net.velocity()
     closure = get_closure(net.architecture, basis, quad, model=name)
     # isotropic and mildly anisotropic states (α̃ = ±0.5 per component) at three densities
     m = basis.evaluate(quad)
@@ -136,15 +127,33 @@ def test_smooth_plane_source_with_shipped_network_beats_paper(plane_source_error
     # u1, u2; ours sums, hence 2x); α 77x above [B]'s 2.56e-4 — a regression bound
     ("MONO50x2_M2_1D", 12.0, 1e-6, {"mse_h_scaled": 5.04e-4, "mse_alpha_scaled": 2.5e-2, "mse_u": 2 * 1.27e-4}),
 ])
-def test_b_style_errors_on_fresh_samples(name, max_norm, tau, limits):
-    """Held-out data: 2 000 new Sobol points of the training set B_{M,τ} (another seed) — [B] Table 1."""
-    from hpcclose.data import sampling
-    from hpcclose.training.train import errors, normalise
-
-    net = export.load(name)
-    basis, quad = velocity_of(net)
-    ds = sampling.sample_sobol(basis, quad, 2000, max_norm, tau, seed=2024)
-    h_range = net.meta["test_errors"]["validation"]["h_range"]
-    e = errors(net, basis, quad, normalise(ds), h_range=h_range)
+def test_b_style_errors_on_fresh_samples(name, max_norm, tau, limits, tmp_path):
+    """Held-out data: 2 000 new Sobol points of the training set B_{M,τ} (another seed) — [B] Table 1,
+    through drivers/model_errors.py (the command docs/closures.md gives)."""
+    out = tmp_path / "e.json"
+    argv = [name, "--count", "2000", "--seed", "2024", "--max-norm", str(max_norm), "--tau", str(tau),
+            "--json", str(out)]
+    assert _driver("model_errors").main(argv) == 0
+    (e,) = json.loads(out.read_text())["rows"]
+    assert e["samples"] == 2000 and e["tau"] == tau
     for key, limit in limits.items():
         assert e[key] <= limit, key
+
+
+def test_model_errors_driver_sweeps_tau_and_refuses_bad_input(tmp_path, capsys):
+    """Defaults come from the model file (M, τ of its training data); a τ list gives one row each (other
+    points, so other errors); bad input is one line, exit status 2."""
+    driver = _driver("model_errors")
+    out = tmp_path / "e.json"
+    assert driver.main(["MONO30x2_M1_1D", "--count", "300", "--json", str(out)]) == 0
+    r = json.loads(out.read_text())
+    assert r["max_norm"] == 50.0 and [row["tau"] for row in r["rows"]] == [1e-7]
+    assert driver.main(["MONO30x2_M1_1D", "--count", "300", "--tau", "1e-7,1e-2", "--json", str(out)]) == 0
+    near, far = json.loads(out.read_text())["rows"]
+    assert (near["tau"], far["tau"]) == (1e-7, 1e-2) and near["mse_u"] != far["mse_u"]
+    assert near == r["rows"][0]  # the same seed draws the same points
+    capsys.readouterr()
+    assert driver.main(["MONO30x2_M1_1D", "--tau", "x"]) == 2
+    assert driver.main(["no_such_model"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "--tau 'x'" in err[0] and "no_such_model" in err[1]

@@ -42,6 +42,7 @@ import datetime
 import json
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,7 +50,7 @@ import numpy as np
 
 from ... import __version__
 from ...errors import InputError
-from ...velocity import Basis, Quadrature
+from ...velocity import Basis, Quadrature, gauss_legendre, make_basis, sphere_product
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +127,16 @@ class Network:
         return (f"{self.architecture} network {self.name!r} ({self.layout}), {self.basis_kind} basis "
                 f"{self.basis_dim}D N={self.basis_N}, α0 by {self.alpha0}"
                 + (f", symmetrised over {self.signs.shape[0]} flips" if self.symmetric else ""))
+
+    def velocity(self) -> tuple[Basis, Quadrature]:
+        """The basis and quadrature the network was trained under, rebuilt from the file's attributes."""
+        basis = make_basis(self.basis_kind, self.basis_dim, self.basis_N)
+        if self.basis_dim == 1:
+            return basis, gauss_legendre(self.quadrature_size)
+        sizes = re.fullmatch(r"sphere_product\((\d+)x(\d+)\)", self.quadrature)
+        if sizes is None:
+            raise InputError(f"network {self.name!r}: unknown training quadrature {self.quadrature!r}")
+        return basis, sphere_product(int(sizes[1]), int(sizes[2]))
 
     def parameter_count(self) -> int:
         arrays = ([a for L in self.layers for a in (L.Wz, L.Wx, L.b) if a is not None]

@@ -1,0 +1,94 @@
+"""[B] Table 1-style errors of a network closure file on fresh Sobol points of its training set B_{M,τ}.
+
+    .venv/bin/python drivers/model_errors.py MONO50x2_M2_1D [--count 2000] [--seed 2024]
+        [--tau 1e-6,1e-4,1e-2] [--max-norm 12] [--json PATH]
+
+The points are drawn as in training ([B] eq. 110: scrambled Sobol in the ball ‖α̃‖ < M, kept where
+λ_min(∇²φ) > τ), with another seed than the training data's, so none of them was seen. M and τ default to
+the model's own training data (from its file); a list of τ values gives one line each, which shows how the
+errors change towards the realizable boundary (small τ) or away from it. Reported: MSE of h̃ and α̃ in
+[B]'s units (divided by the squared h̃ range of the training set, [B] eq. 69–70; our α̃ MSE sums its
+components) and MSE of the moments, as in `hpcclose train`'s validation report and
+tests/unit/test_shipped_models.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from hpcclose.closures.neural import export
+from hpcclose.data import sampling
+from hpcclose.errors import HpccloseError, InputError
+from hpcclose.training.train import errors, normalise
+
+
+def parse_floats(text: str, flag: str) -> list[float]:
+    """A comma-separated list of positive numbers (``--tau 1e-6,1e-4``)."""
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise InputError(f"{flag} {text!r}: expected comma-separated numbers") from None
+    if not values or any(not v >= 0 for v in values):
+        raise InputError(f"{flag} {text!r}: expected numbers ≥ 0")
+    return values
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Load the model, draw the fresh points for every τ and evaluate; returns the results."""
+    if args.count < 1 or args.seed < 0:
+        raise InputError(f"--count must be ≥ 1 and --seed ≥ 0, got {args.count}, {args.seed}")
+    net = export.load(args.model)
+    basis, quad = net.velocity()
+    data = net.meta.get("training", {}).get("data", {})
+    max_norm = args.max_norm if args.max_norm is not None else data.get("max_norm")
+    taus = parse_floats(args.tau, "--tau") if args.tau else [data.get("tau")]
+    h_range = net.meta.get("test_errors", {}).get("validation", {}).get("h_range")
+    if max_norm is None or None in taus or h_range is None:
+        raise InputError(f"model {args.model!r}: its file does not record the training data's max_norm, tau "
+                         "and h range (a Sobol-trained network is needed; give --max-norm and --tau)")
+    rows = []
+    for tau in taus:
+        fresh = sampling.sample_sobol(basis, quad, args.count, max_norm, tau, seed=args.seed)
+        e = errors(net, basis, quad, normalise(fresh), h_range=h_range)
+        rows.append({"tau": tau, **e})
+    return {"model": net.name, "describe": net.describe(), "max_norm": max_norm, "count": args.count,
+            "seed": args.seed, "quadrature": quad.name, "rows": rows}
+
+
+def format_table(r: dict) -> str:
+    """A header line and one line per τ."""
+    lines = [f"{r['describe']} | {r['quadrature']} | {r['count']} fresh Sobol points of B_(M={r['max_norm']:g}, "
+             f"tau), seed {r['seed']}",
+             f"{'tau':>8}  {'MSE(h*)':>9}  {'MSE(alpha*)':>11}  {'MSE(u)':>9}  {'MAE(alpha*)':>11}"]
+    for row in r["rows"]:
+        lines.append(f"{row['tau']:8.0e}  {row['mse_h_scaled']:9.3e}  {row['mse_alpha_scaled']:11.3e}  "
+                     f"{row['mse_u']:9.3e}  {row['mae_alpha'] / row['h_range']:11.3e}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv``, evaluate, print the table (and write JSON); 0 on success, 2 on bad input."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("model", help="a shipped model's name or a model file")
+    ap.add_argument("--count", type=int, default=2000, help="fresh points per τ")
+    ap.add_argument("--seed", type=int, default=2024, help="Sobol scrambling seed (training uses 0)")
+    ap.add_argument("--max-norm", type=float, help="M (default: the model's training data)")
+    ap.add_argument("--tau", help="τ, or a comma-separated list (default: the model's training data)")
+    ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    args = ap.parse_args(argv)
+    try:
+        result = run(args)
+    except HpccloseError as exc:
+        print(f"model_errors: error: {exc}", file=sys.stderr)
+        return 2
+    print(format_table(result), flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
