@@ -2,7 +2,13 @@
 
 For each order (1D M1, M2; monomial basis, Gauss–Legendre rule), each moment set (uniform, interior,
 near the boundary at the given distances) and each size, every closure computes the multipliers of the
-whole batch; the best of ``repeat`` timings is kept. ``newton_warm`` starts from the α of the same
+whole batch; the best of ``repeat`` timings is kept. The timings go round-robin (every measurement once
+per round, ``repeat`` rounds), so a slow drift of the machine's speed (a neighbour's load, clock changes)
+reaches every closure, set and size alike instead of whichever was timed during it: ratios between rows
+are what the benchmark is for. With ``copies`` > 1 each batch is also timed as that many separately
+allocated, shuffled copies of the same moments and the best over all of them is kept: where an array
+lands in memory alone moves a network closure's rate by up to 15 % here (docs/benchmarks.md), as much as
+the moment sets differ. ``newton_warm`` starts from the α of the same
 moments perturbed by 1 % (the situation inside a time step). Network closures run on each of the given
 backends ("cpu": Numba, "gpu": TensorFlow/XLA, on the CPU when no GPU is visible) and are labelled
 ``name@backend``. Results: JSON, a PNG plot and a table.
@@ -20,7 +26,6 @@ from pathlib import Path
 import numpy as np
 
 from ..closures import get_closure
-from ..closures.base import ClosureStats
 from ..errors import InputError
 from ..velocity import gauss_legendre, make_basis
 from .moment_sets import moment_set, perturb
@@ -48,15 +53,6 @@ class Row:
         return f"{self.closure}@{self.backend}" if self.closure in NETWORKS else self.closure
 
 
-def _time(fn, repeat: int) -> tuple[float, object]:
-    best, out = np.inf, None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
-
-
 NETWORKS = ("icnn", "mlp", "monotone", "hybrid")
 
 
@@ -77,7 +73,7 @@ def _model_file(model: str, arch: str, basis, quad, tmpdir: Path) -> str:
 def run(orders=(1, 2), sizes=(10**3, 10**4, 10**5, 10**6), sets=("uniform", "interior", "boundary:1e-2",
         "boundary:1e-3"), closures=("newton", "newton_warm", "m1_exact", "pn"), quadrature: int = 30,
         tol: float = 1e-9, repeat: int = 3, seed: int = 0, log=print, model: str | None = None,
-        backends: tuple[str, ...] = ("cpu",)) -> list[Row]:
+        backends: tuple[str, ...] = ("cpu",), copies: int = 1) -> list[Row]:
     """Measure every combination; returns one :class:`Row` each.
 
     Network closures (icnn, mlp, monotone, hybrid) need ``model``: a model file, or ``random:WxD`` for a
@@ -93,36 +89,55 @@ def run(orders=(1, 2), sizes=(10**3, 10**4, 10**5, 10**6), sets=("uniform", "int
     if bad or not backends:
         raise InputError(f"--backends must be a comma-separated list of {', '.join(BACKENDS)}, "
                          f"got {','.join(backends)!r}")
+    if repeat < 1 or copies < 1:
+        raise InputError(f"--repeat and --copies must be ≥ 1, got {repeat} and {copies}")
 
     tmpdir = Path(tempfile.mkdtemp(prefix="hpcclose-bench-"))
     import numba
 
     threads = numba.get_num_threads()
-    rows = []
+    # build every measurement first (closure, batch, compiled), then time them round-robin
+    cases = []
     for order in orders:
         basis, quad = make_basis("monomial", 1, order), gauss_legendre(quadrature)
         for spec in sets:
             kind, _, dist = spec.partition(":")
             for size in sizes:
                 u = moment_set(order, kind, size, seed, float(dist or 1e-2))
+                shuffle = np.random.default_rng(seed + 2)
+                batches = [u] + [u[shuffle.permutation(size)] for _ in range(copies - 1)]
                 for name in closures:
                     if name == "m1_exact" and order != 1:
                         continue
                     base = "newton" if name.startswith("newton") else name
                     # only the network closures have a backend; the others run once, on Numba
                     for backend in backends if base in NETWORKS else ("cpu",):
-                        sec, st = _measure(name, base, backend, basis, quad, u, tol, repeat, seed, model, tmpdir)
-                        row = Row(order, name, spec, size, sec, size / sec, size / sec / threads,
-                                  st.iterations_mean, st.iterations_max, int(st.regularised.size),
-                                  int(st.failed.size), threads, backend)
-                        rows.append(row)
-                        log(format_row(row))
+                        fns = [_prepare(name, base, backend, basis, quad, b, tol, seed, model, tmpdir)
+                               for b in batches]
+                        cases.append(((order, name, spec, size, backend), fns))
+    best = [np.inf] * len(cases)
+    stats = [None] * len(cases)
+    for r in range(repeat):
+        for i, (_, fns) in enumerate(cases):
+            for fn in fns:
+                t0 = time.perf_counter()
+                _, stats[i] = fn()
+                best[i] = min(best[i], time.perf_counter() - t0)
+        if r + 1 < repeat:
+            log(f"round {r + 1}/{repeat} of {len(cases)} measurements done")
+    rows = []
+    for ((order, name, spec, size, backend), _), sec, st in zip(cases, best, stats, strict=True):
+        row = Row(order, name, spec, size, sec, size / sec, size / sec / threads, st.iterations_mean,
+                  st.iterations_max, int(st.regularised.size), int(st.failed.size), threads, backend)
+        rows.append(row)
+        log(format_row(row))
     return rows
 
 
-def _measure(name: str, base: str, backend: str, basis, quad, u: np.ndarray, tol: float, repeat: int, seed: int,
-             model: str | None, tmpdir: Path) -> tuple[float, ClosureStats]:
-    """Build closure ``name`` (on ``backend`` if it is a network); (best seconds, stats) on the batch ``u``."""
+def _prepare(name: str, base: str, backend: str, basis, quad, u: np.ndarray, tol: float, seed: int,
+             model: str | None, tmpdir: Path):
+    """Build closure ``name`` (on ``backend`` if it is a network) and return the call to time on the batch
+    ``u`` (it returns (α, stats)), compiled and warmed up."""
     opts = {"tol": tol} if base == "newton" else {}
     if base in NETWORKS:
         if model is None:
@@ -139,8 +154,7 @@ def _measure(name: str, base: str, backend: str, basis, quad, u: np.ndarray, tol
     # compile outside the timing: Numba compiles once for any size, but XLA compiles once per batch shape
     # (tf.function also retraces at the second shape), so the gpu backend warms up on the timed batch itself
     closure.multipliers(u if backend == "gpu" else u[:100])
-    sec, (_, st) = _time(fn, repeat)
-    return sec, st
+    return fn
 
 
 def format_row(r: Row) -> str:

@@ -25,6 +25,8 @@ def add_arguments(parser) -> None:
     c.add_argument("--quadrature", type=int, default=30, help="Gauss–Legendre points (default 30)")
     c.add_argument("--tol", type=float, default=1e-9, help="Newton tolerance (default 1e-9)")
     c.add_argument("--repeat", type=int, default=3, help="timings per case; the best is kept")
+    c.add_argument("--copies", type=int, default=1,
+                   help="time each batch as this many separately allocated, shuffled copies too (best kept)")
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--model", help="network closures: a model file, or random:WxD (random weights, for speed)")
     c.add_argument("--backends", default="cpu",
@@ -55,11 +57,12 @@ def main(args) -> int:
         from ..bench import closures as bc
 
         settings = {k: getattr(args, k) for k in ("orders", "sizes", "sets", "closures", "quadrature", "tol",
-                                                  "repeat", "seed", "model", "backends")}
+                                                  "repeat", "copies", "seed", "model", "backends")}
         print(bc.HEADER, flush=True)
         rows = bc.run(_ints(args.orders), _ints(args.sizes), tuple(args.sets.split(",")),
                       tuple(args.closures.split(",")), args.quadrature, args.tol, args.repeat, args.seed,
-                      log=lambda s: print(s, flush=True), model=args.model, backends=tuple(args.backends.split(",")))
+                      log=lambda s: print(s, flush=True), model=args.model, backends=tuple(args.backends.split(",")),
+                      copies=args.copies)
         js, png = bc.save(rows, Path(args.out), settings)
         print(f"wrote {js} and {png}")
     elif args.bench == "solver":
