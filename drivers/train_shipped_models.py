@@ -29,7 +29,7 @@ MODELS = {
     "symNN5x30_1": "inputs/train_mlp_m1_1d.toml",
     "symNN4x45_2": "inputs/train_mlp_m2_1d.toml",
     "ICNN10x7_M1_1D": ["inputs/train_icnn_m1_1d.toml", "inputs/train_icnn_m1_1d_stage2.toml"],
-    "ICNN15x7_M2_1D": "inputs/train_icnn_m2_1d.toml",
+    "ICNN15x7_M2_1D": ["inputs/train_icnn_m2_1d.toml", "inputs/train_icnn_m2_1d_stage2.toml"],
     "MONO30x2_M1_1D": ["inputs/train_monotone_m1_1d.toml", "inputs/train_monotone_m1_1d_stage2.toml"],
     # [B]'s loss, then three L-BFGS continuations with the local monotonicity term (docs/closures.md)
     "MONO50x2_M2_1D": ["inputs/train_monotone_m2_1d.toml", "inputs/train_monotone_m2_1d_stage2.toml",

@@ -120,9 +120,9 @@ def test_smooth_plane_source_with_shipped_network_beats_paper(plane_source_error
     ("ICNN10x7_M1_1D", 50.0, 1e-7, {"mse_h_scaled": 7.87e-7, "mse_alpha_scaled": 7.52e-4, "mse_u": 1.47e-6}),
     ("MONO30x2_M1_1D", 50.0, 1e-7, {"mse_h_scaled": 2.09e-5, "mse_alpha_scaled": 5.56e-6, "mse_u": 3.64e-6}),
     ("ICNN18x8_M1_2D", 20.0, 1e-5, {"mse_h_scaled": 1.10e-6, "mse_alpha_scaled": 3.39e-5, "mse_u": 3.39e-5}),
-    # ICNN M2 1D: u below [B]'s 2.81e-4 (ours sums over u1, u2; [B] averages); h 1.2x and α 135x above
-    # [B]'s 1.33e-5 and 2.81e-4 — regression bounds
-    ("ICNN15x7_M2_1D", 12.0, 1e-6, {"mse_h_scaled": 2.0e-5, "mse_alpha_scaled": 4.5e-2, "mse_u": 2.81e-4}),
+    # ICNN M2 1D: h and u below [B]'s 1.33e-5 and 2.81e-4 (our u sums over u1, u2; [B] averages); α 120x
+    # above [B]'s 2.81e-4 — a regression bound
+    ("ICNN15x7_M2_1D", 12.0, 1e-6, {"mse_h_scaled": 1.33e-5, "mse_alpha_scaled": 3.6e-2, "mse_u": 2.81e-4}),
     # monotone M2 1D: h below [B]'s 5.04e-4; u below [B]'s 1.27e-4 in [B]'s convention (Keras averages over
     # u1, u2; ours sums, hence 2x); α 77x above [B]'s 2.56e-4 — a regression bound
     ("MONO50x2_M2_1D", 12.0, 1e-6, {"mse_h_scaled": 5.04e-4, "mse_alpha_scaled": 2.5e-2, "mse_u": 2 * 1.27e-4}),
