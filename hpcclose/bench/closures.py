@@ -78,7 +78,9 @@ def run(orders=(1, 2), sizes=(10**3, 10**4, 10**5, 10**6), sets=("uniform", "int
 
     Network closures (icnn, mlp, monotone, hybrid) need ``model``: a model file, or ``random:WxD`` for a
     randomly initialised network of width W and depth D (for throughput only); they are measured once per
-    entry of ``backends`` ("cpu", "gpu"), the other closures once.
+    entry of ``backends`` ("cpu", "gpu"), the other closures once. ``repeat`` rounds, ``copies`` arrays per
+    batch (module docstring); every closure and batch is built before the first timing, so all are held in
+    memory at once.
     """
     import tempfile
 
