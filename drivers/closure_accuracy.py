@@ -36,7 +36,7 @@ import tomllib
 from hpcclose.closures import Closure, get_closure
 from hpcclose.data import sampling
 from hpcclose.data.datasets import Dataset
-from hpcclose.errors import HpccloseError, InputError
+from hpcclose.errors import InputError, script_main
 from hpcclose.velocity import Basis, Quadrature, gauss_legendre, make_basis
 
 # [A] 4.1.1 test grids of α̃ per moment order N: (points per axis, bounds)
@@ -164,6 +164,7 @@ def format_table(r: dict) -> str:
     return "\n".join(lines)
 
 
+@script_main("closure_accuracy")
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv``, evaluate, print the table (and write JSON); 0 on success, 2 on bad input."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -177,11 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--subsample", type=int, default=1, metavar="K", help="use every K-th α̃")
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = ap.parse_args(argv)
-    try:
-        result = run(args)
-    except HpccloseError as exc:
-        print(f"closure_accuracy: error: {exc}", file=sys.stderr)
-        return 2
+    result = run(args)
     print(format_table(result), flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))

@@ -11,12 +11,14 @@ both wall times.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 import numpy as np
 from mpi4py import MPI
 
 from hpcclose import config
+from hpcclose.errors import script_main
 from hpcclose.solver import Simulation
 
 
@@ -28,14 +30,16 @@ def solve(path: str, overrides: list[str]) -> tuple[np.ndarray, float, Simulatio
     return sim.u.copy(), time.perf_counter() - t0, sim
 
 
-def main() -> None:
+@script_main("closure_error")
+def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv``, run both closures, print e_u and the wall times; 0 on success, 2 on bad input."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("input")
     ap.add_argument("--closure", required=True)
     ap.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                     help="an option of the closure (TOML value), repeatable")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     ref, t_ref, _ = solve(args.input, [*args.overrides, "closure.name='newton'"])
     opts = [f"closure.{args.closure}.{o}" for o in args.option]
     u, t, sim = solve(args.input, [*args.overrides, f"closure.name='{args.closure}'", *opts])
@@ -45,7 +49,8 @@ def main() -> None:
         c = sim.closure
         print(f"hybrid: {c.resolved_total} of {c.cells_total} cell closures re-solved by Newton "
               f"({c.resolved_total / max(c.cells_total, 1):.2%})")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

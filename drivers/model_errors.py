@@ -21,7 +21,7 @@ from pathlib import Path
 
 from hpcclose.closures.neural import export
 from hpcclose.data import sampling
-from hpcclose.errors import HpccloseError, InputError
+from hpcclose.errors import InputError, script_main
 from hpcclose.training.train import errors, normalise
 
 
@@ -69,6 +69,7 @@ def format_table(r: dict) -> str:
     return "\n".join(lines)
 
 
+@script_main("model_errors")
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv``, evaluate, print the table (and write JSON); 0 on success, 2 on bad input."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -79,11 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tau", help="τ, or a comma-separated list (default: the model's training data)")
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = ap.parse_args(argv)
-    try:
-        result = run(args)
-    except HpccloseError as exc:
-        print(f"model_errors: error: {exc}", file=sys.stderr)
-        return 2
+    result = run(args)
     print(format_table(result), flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import sys
+
 
 class HpccloseError(Exception):
     """Base of every error meant for the user; the CLI prints its message and exits with 2.
@@ -27,3 +30,19 @@ class RealizabilityError(HpccloseError):
         super().__init__(message)
         self.cells = cells
         self.moments = moments
+
+
+def script_main(prog: str):
+    """Decorator for the ``main`` of a study script (drivers/): an :class:`HpccloseError` prints one line
+    ``prog: error: …`` on stderr and ``main`` returns 2 instead of raising — the CLI's rule for bad input,
+    for scripts that run on one rank without the CLI's MPI handling."""
+    def wrap(main):
+        @functools.wraps(main)
+        def guarded(*args, **kwargs):
+            try:
+                return main(*args, **kwargs)
+            except HpccloseError as exc:
+                print(f"{prog}: error: {exc}", file=sys.stderr, flush=True)
+                return 2
+        return guarded
+    return wrap

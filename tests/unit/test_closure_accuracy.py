@@ -1,4 +1,5 @@
-"""drivers/closure_accuracy.py: [A]-style test errors (eq. 49) of the spline closure on a subsampled test set."""
+"""drivers/closure_accuracy.py: [A]-style test errors (eq. 49) of the spline closure on a subsampled test set;
+bad input to it and to drivers/closure_error.py is one line and exit status 2."""
 
 from __future__ import annotations
 
@@ -74,3 +75,19 @@ def test_bad_input_is_one_line_and_status_2(driver, capsys, argv, message):
     assert driver.main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["inputs/plane_source_m2.toml", "--closure", "no_such_closure", "--set", "mesh.cells=10",
+      "--set", "scheme.t_final=0.01"], "unknown closure 'no_such_closure'"),
+    (["inputs/no_such_input.toml", "--closure", "spline"], "no_such_input.toml"),
+])
+def test_closure_error_driver_bad_input_is_one_line_and_status_2(capsys, argv, message, monkeypatch):
+    """drivers/closure_error.py follows the same rule (script_main)."""
+    spec = importlib.util.spec_from_file_location("closure_error", DRIVER.parent / "closure_error.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    monkeypatch.chdir(DRIVER.parents[1])
+    assert mod.main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and err.startswith("closure_error: error:")
