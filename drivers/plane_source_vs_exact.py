@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 from mpi4py import MPI
 
 from hpcclose import config
+from hpcclose.errors import InputError, script_main
 from hpcclose.problems.ganapol import plane_source_cell_averages
 from hpcclose.solver import Simulation
 
@@ -32,14 +34,19 @@ def error(n: int, closure: str, cells: int, quadrature: int) -> float:
     return float(np.sum(np.abs(sim.u[:, 0] - exact)) * sim.grid.spacing[0])
 
 
-def main() -> None:
+@script_main("plane_source_vs_exact")
+def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv``, run M_N and P_N for every N, print and save the errors; 0 on success, 2 on bad input."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cells", type=int, default=400)
     ap.add_argument("--quadrature", type=int, default=40)
     ap.add_argument("--orders", default="1,2,3,4,5,6,7")
     ap.add_argument("--out", default="bench-out")
-    args = ap.parse_args()
-    orders = [int(s) for s in args.orders.split(",")]
+    args = ap.parse_args(argv)
+    try:
+        orders = [int(s) for s in args.orders.split(",")]
+    except ValueError:
+        raise InputError(f"--orders {args.orders!r}: expected comma-separated integers") from None
     rows = []
     print(f"{'N':>3} {'M_N L1 error':>14} {'P_N L1 error':>14}")
     for n in orders:
@@ -64,7 +71,8 @@ def main() -> None:
     fig.tight_layout()
     fig.savefig(out / "plane_source_vs_exact.png", dpi=110)
     print(f"wrote {out}/plane_source_vs_exact.json and .png")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,5 +1,5 @@
 """drivers/closure_accuracy.py: [A]-style test errors (eq. 49) of the spline closure on a subsampled test set;
-bad input to it and to drivers/closure_error.py is one line and exit status 2."""
+bad input to it and to the other drivers is one line and exit status 2."""
 
 from __future__ import annotations
 
@@ -77,17 +77,20 @@ def test_bad_input_is_one_line_and_status_2(driver, capsys, argv, message):
     assert message in err and err.count("\n") == 1
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["inputs/plane_source_m2.toml", "--closure", "no_such_closure", "--set", "mesh.cells=10",
-      "--set", "scheme.t_final=0.01"], "unknown closure 'no_such_closure'"),
-    (["inputs/no_such_input.toml", "--closure", "spline"], "no_such_input.toml"),
+@pytest.mark.parametrize("script, argv, message", [
+    ("closure_error", ["inputs/plane_source_m2.toml", "--closure", "no_such_closure", "--set", "mesh.cells=10",
+                       "--set", "scheme.t_final=0.01"], "unknown closure 'no_such_closure'"),
+    ("closure_error", ["inputs/no_such_input.toml", "--closure", "spline"], "no_such_input.toml"),
+    ("plane_source_vs_exact", ["--orders", "1,x"], "--orders '1,x'"),
+    ("plane_source_vs_exact", ["--orders", "1", "--cells", "0"], "mesh.cells"),
 ])
-def test_closure_error_driver_bad_input_is_one_line_and_status_2(capsys, argv, message, monkeypatch):
-    """drivers/closure_error.py follows the same rule (script_main)."""
-    spec = importlib.util.spec_from_file_location("closure_error", DRIVER.parent / "closure_error.py")
+def test_other_drivers_bad_input_is_one_line_and_status_2(capsys, script, argv, message, monkeypatch):
+    """The other drivers follow the same rule (hpcclose.errors.script_main)."""
+    spec = importlib.util.spec_from_file_location(script, DRIVER.parent / f"{script}.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     monkeypatch.chdir(DRIVER.parents[1])
+    capsys.readouterr()
     assert mod.main(argv) == 2
     err = capsys.readouterr().err
-    assert message in err and err.count("\n") == 1 and err.startswith("closure_error: error:")
+    assert message in err and err.count("\n") == 1 and err.startswith(f"{script}: error:")
