@@ -135,11 +135,13 @@ def scalings(kind: str, train: Samples) -> dict:
 # ---------------------------------------------------------------------------------------------------
 # Errors of an exported network
 # ---------------------------------------------------------------------------------------------------
-def errors(net: export.Network, basis: Basis, quad: Quadrature, s: Samples, h_range: float = 1.0) -> dict:
+def errors(net: export.Network, basis: Basis, quad: Quadrature, s: Samples, h_range: float = 1.0,
+           alpha_range: tuple[float, float] | None = None) -> dict:
     """MSE/MAE of h̃, α̃ and the reconstructed moments w, relative RMSEs ([A eq. 49], relative to the
-    data), and [B]'s scaled MSEs (h̃ and α̃ divided by ``h_range`` = h̃_max − h̃_min of the training set,
-    the units of [B] Table 1), of the exported network (numpy evaluation of the file's arrays: no
-    TensorFlow, no compilation; it agrees with both closure backends to ~1e−13)."""
+    data), and the errors in [B] Table 1's units (:func:`paper_units`; ``h_range`` = h̃_max − h̃_min and
+    ``alpha_range`` = (min, max) over all α̃ components of the training set), of the exported network
+    (numpy evaluation of the file's arrays: no TensorFlow, no compilation; it agrees with both closure
+    backends to ~1e−13)."""
     h, at, _ = convexity.derivatives(net, s.omega, hessian=False)
     m = basis.evaluate(quad)
     ones = np.ones(s.count)
@@ -158,13 +160,35 @@ def errors(net: export.Network, basis: Basis, quad: Quadrature, s: Samples, h_ra
         "mse_u": float(np.mean(np.sum(dw**2, axis=1))),
         "mae_h": float(np.mean(np.abs(dh))), "mae_alpha": float(np.mean(np.abs(da))),
         "mae_u": float(np.mean(np.abs(dw))),
-        "h_range": float(h_range), "mse_h_scaled": float(np.mean(dh**2)) / h_range**2,
-        "mse_alpha_scaled": float(np.mean(np.sum(da**2, axis=1))) / h_range**2,
         "rel_rmse_h": float(np.sqrt(np.sum(dh**2) / np.sum(s.h**2))),
         "rel_rmse_alpha": float(np.sqrt(np.sum(da**2) / max(np.sum(s.alpha**2), 1e-300))),
         "rel_rmse_u": float(np.sqrt(np.sum(dw**2) / np.sum(s.w**2))),
         "max_moment_error": float(np.max(np.linalg.norm(dw, axis=1))),
+        **paper_units(net.has_entropy, dh, da, dw[:, 1:], h_range, alpha_range),
     }
+
+
+def paper_units(has_entropy: bool, dh: np.ndarray, da: np.ndarray, du: np.ndarray, h_range: float,
+                alpha_range: tuple[float, float] | None) -> dict:
+    """Errors in the units of [B] Table 1, as [B]'s code computes them: Keras MSE/MAE, i.e. averaged over
+    the samples *and* the components of α̃ and of the reduced moments ``du`` (ours above sum over the
+    components), with each network's own output scaling. An entropy network (ICNN) is trained on h̃
+    scaled to [0, 1] by the training set's range ([B] eq. 69–70), so h̃ and α̃ = ∇h̃ are divided by
+    ``h_range``; the monotone network is trained on α̃ scaled to [−1, 1] by the range of all α̃
+    components of the training set (``alpha_range``), and its h̃ — reconstructed from α̃ — is not
+    scaled. (In [B]'s code an entropy network trained without the u term reports α̃ under "u": its
+    third output is then α̃ itself; the M2 1D and M1 2D ICNN rows of Table 1 list equal α̃ and u.)
+    Empty for a monotone network when ``alpha_range`` is unknown."""
+    if has_entropy:
+        sh = sa = 1.0 / h_range
+    elif alpha_range is not None:
+        sh, sa = 1.0, 2.0 / (alpha_range[1] - alpha_range[0])
+    else:
+        return {}
+    return {"h_range": float(h_range), "alpha_range": [float(a) for a in alpha_range or ()],
+            "b_mse_h": float(np.mean((sh * dh) ** 2)), "b_mse_alpha": float(np.mean((sa * da) ** 2)),
+            "b_mse_u": float(np.mean(du**2)), "b_mae_h": float(np.mean(np.abs(sh * dh))),
+            "b_mae_alpha": float(np.mean(np.abs(sa * da))), "b_mae_u": float(np.mean(np.abs(du)))}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -195,8 +219,9 @@ class TrainResult:
             f"validation: MSE h {e.get('mse_h', float('nan')):.3e}, "
             f"α {e.get('mse_alpha', float('nan')):.3e}, "
             f"u {e.get('mse_u', float('nan')):.3e}; relative RMSE h {e.get('rel_rmse_h', float('nan')):.3e}, "
-            f"u {e.get('rel_rmse_u', float('nan')):.3e}; [B]-scaled MSE h {e.get('mse_h_scaled', float('nan')):.3e}, "
-            f"α {e.get('mse_alpha_scaled', float('nan')):.3e}",
+            f"u {e.get('rel_rmse_u', float('nan')):.3e}; in [B] Table 1's units MSE h "
+            f"{e.get('b_mse_h', float('nan')):.3e}, α {e.get('b_mse_alpha', float('nan')):.3e}, "
+            f"u {e.get('b_mse_u', float('nan')):.3e}",
         ]
         if c.get("points"):
             lines.append(f"convexity ({c['quantity']}) on {c['points']} points: min eigenvalue "
@@ -361,7 +386,8 @@ def train(cfg: TrainConfig, progress: bool = True, epochs: int | None = None) ->
                                name=name, layout=layout_string(mc.kind, mc.width, mc.depth),
                                quadrature=quad.name, quadrature_size=quad.size)
 
-    test = errors(net, basis, quad, val_s, h_range=float(train_s.h.max() - train_s.h.min()))
+    test = errors(net, basis, quad, val_s, h_range=float(train_s.h.max() - train_s.h.min()),
+                  alpha_range=(float(train_s.alpha.min()), float(train_s.alpha.max())))
     conv = {}
     if cfg.output.convexity_points:
         pts = convexity.dense_test_set(basis, train_s.omega, max_points=cfg.output.convexity_points)

@@ -103,6 +103,27 @@ def test_monotone_trains_with_monotonicity_loss(tmp_path):
     assert h["val_loss"][-1] < h["val_loss"][0]
     assert all(np.isfinite(h["val_mono"])) and res.network.architecture == "monotone"
     assert "jacobian" in res.convexity["quantity"]
+    # the validation report carries [B]'s units, with the α̃ range of the training set they need
+    v = res.network.meta["test_errors"]["validation"]
+    lo, hi = v["alpha_range"]
+    assert -8.0 <= lo < -4.0 and 4.0 < hi <= 8.0 and v["b_mse_alpha"] > 0  # ‖α̃‖ < 8
+
+
+def test_paper_units_follow_each_networks_output_scaling():
+    """[B] Table 1's units: Keras means over components; an entropy network's h̃ and α̃ in units of the h̃
+    range; a monotone network's α̃ scaled to [−1, 1] by the α̃ range and its h̃ unscaled."""
+    from hpcclose.training.train import paper_units
+
+    dh = np.array([0.2, -0.2])
+    da = np.array([[0.4, 0.0], [0.0, -0.4]])
+    du = np.array([[0.1, 0.0], [0.0, 0.1]])
+    icnn = paper_units(True, dh, da, du, h_range=2.0, alpha_range=None)
+    assert icnn["b_mse_h"] == pytest.approx(0.01) and icnn["b_mse_alpha"] == pytest.approx(0.02)
+    assert icnn["b_mse_u"] == pytest.approx(0.005) and icnn["b_mae_alpha"] == pytest.approx(0.1)
+    mono = paper_units(False, dh, da, du, h_range=2.0, alpha_range=(-10.0, 10.0))
+    assert mono["b_mse_h"] == pytest.approx(0.04) and mono["b_mse_alpha"] == pytest.approx(0.0008)
+    assert mono["b_mae_h"] == pytest.approx(0.2) and mono["b_mse_u"] == icnn["b_mse_u"]
+    assert paper_units(False, dh, da, du, h_range=2.0, alpha_range=None) == {}
 
 
 def test_early_stopping(tmp_path):

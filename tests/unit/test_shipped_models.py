@@ -116,16 +116,19 @@ def test_smooth_plane_source_with_shipped_network_beats_paper(plane_source_error
 
 
 @pytest.mark.parametrize("name, max_norm, tau, limits", [
-    # [B] Table 1 validation MSEs (h and α scaled by the training set's h range, [B] eq. 69–70)
-    ("ICNN10x7_M1_1D", 50.0, 1e-7, {"mse_h_scaled": 7.87e-7, "mse_alpha_scaled": 7.52e-4, "mse_u": 1.47e-6}),
-    ("MONO30x2_M1_1D", 50.0, 1e-7, {"mse_h_scaled": 2.09e-5, "mse_alpha_scaled": 5.56e-6, "mse_u": 3.64e-6}),
-    ("ICNN18x8_M1_2D", 20.0, 1e-5, {"mse_h_scaled": 1.10e-6, "mse_alpha_scaled": 3.39e-5, "mse_u": 3.39e-5}),
-    # ICNN M2 1D: h and u below [B]'s 1.33e-5 and 2.81e-4 (our u sums over u1, u2; [B] averages); α 120x
-    # above [B]'s 2.81e-4 — a regression bound
-    ("ICNN15x7_M2_1D", 12.0, 1e-6, {"mse_h_scaled": 1.33e-5, "mse_alpha_scaled": 3.6e-2, "mse_u": 2.81e-4}),
-    # monotone M2 1D: h below [B]'s 5.04e-4; u below [B]'s 1.27e-4 in [B]'s convention (Keras averages over
-    # u1, u2; ours sums, hence 2x); α 77x above [B]'s 2.56e-4 — a regression bound
-    ("MONO50x2_M2_1D", 12.0, 1e-6, {"mse_h_scaled": 5.04e-4, "mse_alpha_scaled": 2.5e-2, "mse_u": 2 * 1.27e-4}),
+    # [B] Table 1 validation MSEs in [B]'s units (train.paper_units: Keras means over components; ICNN h, α
+    # divided by the training set's h range, [B] eq. 69–70; monotone α scaled to [−1, 1] by its range, h
+    # unscaled — as in [B]'s code)
+    ("ICNN10x7_M1_1D", 50.0, 1e-7, {"b_mse_h": 7.87e-7, "b_mse_alpha": 7.52e-4, "b_mse_u": 1.47e-6}),
+    ("MONO30x2_M1_1D", 50.0, 1e-7, {"b_mse_h": 2.09e-5, "b_mse_alpha": 5.56e-6, "b_mse_u": 3.64e-6}),
+    # [B]'s "u" of the M1 2D and M2 1D ICNN rows is its α (networks trained without the u term return α̃
+    # as their third output); held to it all the same
+    ("ICNN18x8_M1_2D", 20.0, 1e-5, {"b_mse_h": 1.10e-6, "b_mse_alpha": 3.39e-5, "b_mse_u": 3.39e-5}),
+    # ICNN M2 1D: h and u below [B]; α 60x above [B]'s 2.81e-4 — a regression bound
+    ("ICNN15x7_M2_1D", 12.0, 1e-6, {"b_mse_h": 1.33e-5, "b_mse_alpha": 1.8e-2, "b_mse_u": 2.81e-4}),
+    # monotone M2 1D: u below [B]'s 1.27e-4; h 5 % and α 2.3x above [B]'s 5.04e-4 and 2.56e-4 —
+    # regression bounds
+    ("MONO50x2_M2_1D", 12.0, 1e-6, {"b_mse_h": 5.5e-4, "b_mse_alpha": 6.2e-4, "b_mse_u": 1.27e-4}),
 ])
 def test_b_style_errors_on_fresh_samples(name, max_norm, tau, limits, tmp_path):
     """Held-out data: 2 000 new Sobol points of the training set B_{M,τ} (another seed) — [B] Table 1,
