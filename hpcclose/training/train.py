@@ -185,7 +185,8 @@ def paper_units(has_entropy: bool, dh: np.ndarray, da: np.ndarray, du: np.ndarra
         sh, sa = 1.0, 2.0 / (alpha_range[1] - alpha_range[0])
     else:
         return {}
-    return {"h_range": float(h_range), "alpha_range": [float(a) for a in alpha_range or ()],
+    known_range = {"alpha_range": [float(a) for a in alpha_range]} if alpha_range is not None else {}
+    return {"h_range": float(h_range), **known_range,
             "b_mse_h": float(np.mean((sh * dh) ** 2)), "b_mse_alpha": float(np.mean((sa * da) ** 2)),
             "b_mse_u": float(np.mean(du**2)), "b_mae_h": float(np.mean(np.abs(sh * dh))),
             "b_mae_alpha": float(np.mean(np.abs(sa * da))), "b_mae_u": float(np.mean(np.abs(du)))}

@@ -124,7 +124,7 @@ def test_smooth_plane_source_with_shipped_network_beats_paper(plane_source_error
     # [B]'s "u" of the M1 2D and M2 1D ICNN rows is its α (networks trained without the u term return α̃
     # as their third output); held to it all the same
     ("ICNN18x8_M1_2D", 20.0, 1e-5, {"b_mse_h": 1.10e-6, "b_mse_alpha": 3.39e-5, "b_mse_u": 3.39e-5}),
-    # ICNN M2 1D: h and u below [B]; α 60x above [B]'s 2.81e-4 — a regression bound
+    # ICNN M2 1D: h below [B], u below [B]'s α-as-u; α 60x above [B]'s 2.81e-4 — a regression bound
     ("ICNN15x7_M2_1D", 12.0, 1e-6, {"b_mse_h": 1.33e-5, "b_mse_alpha": 1.8e-2, "b_mse_u": 2.81e-4}),
     # monotone M2 1D: u below [B]'s 1.27e-4; h 5 % and α 2.3x above [B]'s 5.04e-4 and 2.56e-4 —
     # regression bounds
