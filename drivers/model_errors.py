@@ -1,7 +1,7 @@
 """[B] Table 1-style errors of a network closure file on fresh Sobol points of its training set B_{M,τ}.
 
     .venv/bin/python drivers/model_errors.py MONO50x2_M2_1D [--count 2000] [--seed 2024]
-        [--tau 1e-6,1e-4,1e-2] [--max-norm 12] [--json PATH]
+        [--tau 1e-6,1e-4,1e-2] [--max-norm 12] [--bands] [--json PATH]
 
 The points are drawn as in training ([B] eq. 110: scrambled Sobol in the ball ‖α̃‖ < M, kept where
 λ_min(∇²φ) > τ), with another seed than the training data's, so none of them was seen. M and τ default to
@@ -11,6 +11,9 @@ moments, and MAE of α̃, in the units of [B] Table 1 as [B]'s code computes the
 (hpcclose.training.train.paper_units: averaged over components; ICNN h̃ and α̃ divided by the training
 set's h̃ range, monotone α̃ scaled to [−1, 1] by the training set's α̃ range and h̃ unscaled), as in
 `hpcclose train`'s validation report and tests/unit/test_shipped_models.py.
+
+``--bands`` adds, for every τ, where the errors sit: the points split by decades of λ_min(∇²φ) (how close
+to the realizable boundary a point is), with each band's share of the total squared error of α̃ and of u.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import argparse
 import json
 import sys
 from pathlib import Path
+
+import numpy as np
 
 from hpcclose.closures.neural import export
 from hpcclose.data import sampling
@@ -63,10 +68,32 @@ def run(args: argparse.Namespace) -> dict:
     rows = []
     for tau in taus:
         fresh = sampling.sample_sobol(basis, quad, args.count, max_norm, tau, seed=args.seed)
-        e = errors(net, basis, quad, normalise(fresh), h_range=h_range, alpha_range=alpha_range)
+        s = normalise(fresh)
+        e = errors(net, basis, quad, s, h_range=h_range, alpha_range=alpha_range)
+        if args.bands:
+            lam = sampling.hessian_min_eig(fresh.alpha, basis, quad)
+            e["bands"] = bands(net, basis, quad, s, lam, e, h_range, alpha_range)
         rows.append({"tau": tau, **e})
     return {"model": net.name, "describe": net.describe(), "max_norm": max_norm, "count": args.count,
             "seed": args.seed, "quadrature": quad.name, "rows": rows}
+
+
+def bands(net, basis, quad, s, lam, total: dict, h_range: float, alpha_range) -> list[dict]:
+    """The points split by decades of λ_min(∇²φ) (the last band open above): count, the band's MSEs in
+    [B]'s units and its share of the total squared error of α̃ and of u (share = n_band·MSE_band / n·MSE)."""
+    edges = [0.0, *10.0 ** np.arange(np.floor(np.log10(max(lam.min(), 1e-300))), 0.0), np.inf]
+    out = []
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        idx = np.flatnonzero((lam >= lo) & (lam < hi))
+        if idx.size == 0:
+            continue
+        e = errors(net, basis, quad, s.take(idx), h_range=h_range, alpha_range=alpha_range)
+        share = idx.size / s.count
+        out.append({"lambda_min": [lo, hi], "samples": int(idx.size),
+                    "b_mse_alpha": e["b_mse_alpha"], "b_mse_u": e["b_mse_u"],
+                    "share_alpha": share * e["b_mse_alpha"] / max(total["b_mse_alpha"], 1e-300),
+                    "share_u": share * e["b_mse_u"] / max(total["b_mse_u"], 1e-300)})
+    return out
 
 
 def format_table(r: dict) -> str:
@@ -79,6 +106,11 @@ def format_table(r: dict) -> str:
     for row in r["rows"]:
         lines.append(f"{row['tau']:8.0e}  {row['b_mse_h']:9.3e}  {row['b_mse_alpha']:11.3e}  "
                      f"{row['b_mse_u']:9.3e}  {row['b_mae_alpha']:11.3e}")
+        for b in row.get("bands", []):
+            lo, hi = b["lambda_min"]
+            lines.append(f"{'':8}  lambda_min in [{lo:.0e}, {hi:.0e}): {b['samples']:5d} points, "
+                         f"MSE(alpha*) {b['b_mse_alpha']:9.3e} ({100 * b['share_alpha']:5.1f} % of the total), "
+                         f"MSE(u) {b['b_mse_u']:9.3e} ({100 * b['share_u']:5.1f} %)")
     return "\n".join(lines)
 
 
@@ -91,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=2024, help="Sobol scrambling seed (training uses 0)")
     ap.add_argument("--max-norm", type=float, help="M (default: the model's training data)")
     ap.add_argument("--tau", help="τ, or a comma-separated list (default: the model's training data)")
+    ap.add_argument("--bands", action="store_true",
+                    help="also split the errors by decades of λ_min(∇²φ), the distance to the realizable boundary")
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = ap.parse_args(argv)
     result = run(args)

@@ -155,6 +155,13 @@ def test_model_errors_driver_sweeps_tau_and_refuses_bad_input(tmp_path, capsys):
     near, far = json.loads(out.read_text())["rows"]
     assert (near["tau"], far["tau"]) == (1e-7, 1e-2) and near["mse_u"] != far["mse_u"]
     assert near == r["rows"][0]  # the same seed draws the same points
+    # --bands splits the same points by distance to the realizable boundary: the bands partition them
+    assert driver.main(["MONO30x2_M1_1D", "--count", "300", "--bands", "--json", str(out)]) == 0
+    (row,) = json.loads(out.read_text())["rows"]
+    assert sum(b["samples"] for b in row["bands"]) == 300
+    for key in ("share_alpha", "share_u"):
+        assert abs(sum(b[key] for b in row["bands"]) - 1.0) < 1e-12
+    assert all(b["lambda_min"][1] > max(b["lambda_min"][0], 1e-7) for b in row["bands"])
     capsys.readouterr()
     assert driver.main(["MONO30x2_M1_1D", "--tau", "x"]) == 2
     assert driver.main(["no_such_model"]) == 2
