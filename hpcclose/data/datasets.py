@@ -82,11 +82,14 @@ def save(path: str | os.PathLike, ds: Dataset) -> Path:
 
 
 def _plain(value):
-    """HDF5 attribute → plain Python (bytes → str, numpy scalars → Python scalars)."""
+    """HDF5 attribute → plain Python (bytes → str, numpy scalars → Python scalars, arrays → lists, e.g. the
+    [max_norm, count] rows of ``extra``), so provenance read from a file can be written as JSON again."""
     if isinstance(value, bytes):
         return value.decode()
     if isinstance(value, np.generic):
         return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
     return value
 
 

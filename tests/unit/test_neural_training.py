@@ -261,6 +261,13 @@ def test_extra_balls_add_interior_points(tmp_path):
     radius = np.linalg.norm(ds.alpha[:, 1:], axis=1)
     assert radius[:600].max() < 8.0 and radius[600:].max() < 1.5
     assert np.sum(radius[:600] < 1.5) < 50  # the ball holds few of the main sample's points
+    # saved and trained from again (sampler "file"): the provenance, extra balls included, comes back as
+    # plain values, so the model file and the history JSON record it
+    saving = config.parse(text.replace("[data]", f'[data]\nsave = "{tmp_path / "d.h5"}"'), "t.toml")
+    load_data(saving, basis, quad)
+    res = run_train(tmp_path, cfg_text(tmp_path, data=f'sampler = "file"\nfile = "{tmp_path / "d.h5"}"', epochs=1))
+    record = json.loads(res.path.with_suffix(".history.json").read_text())
+    assert record["training"]["data"]["extra"] == [[1.5, 50]] and record["training"]["data"]["count"] == 650
     with pytest.raises(InputError, match="extra: balls of extra points need sampler 'sobol'"):
         config.parse(cfg_text(tmp_path, data='sampler = "grid"\nsize = 20\n\n[[data.extra]]\n'
                                              'max_norm = 1.5\ncount = 50'), "t.toml")
