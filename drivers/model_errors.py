@@ -81,7 +81,8 @@ def run(args: argparse.Namespace) -> dict:
 def bands(net, basis, quad, s, lam, total: dict, h_range: float, alpha_range) -> list[dict]:
     """The points split by decades of λ_min(∇²φ) (the last band open above): count, the band's MSEs in
     [B]'s units and its share of the total squared error of α̃ and of u (share = n_band·MSE_band / n·MSE)."""
-    edges = [0.0, *10.0 ** np.arange(np.floor(np.log10(max(lam.min(), 1e-300))), 0.0), np.inf]
+    # decades from the one holding the smallest λ_min (λ_min ≤ 1 for normalised moments: ⟨m0²f⟩ = 1)
+    edges = [*10.0 ** np.arange(np.floor(np.log10(max(lam.min(), 1e-300))), 0.0), np.inf]
     out = []
     for lo, hi in zip(edges[:-1], edges[1:], strict=True):
         idx = np.flatnonzero((lam >= lo) & (lam < hi))
