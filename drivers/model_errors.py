@@ -1,7 +1,7 @@
 """[B] Table 1-style errors of a network closure file on fresh Sobol points of its training set B_{M,τ}.
 
     .venv/bin/python drivers/model_errors.py MONO50x2_M2_1D [--count 2000] [--seed 2024]
-        [--tau 1e-6,1e-4,1e-2] [--max-norm 12] [--bands] [--json PATH]
+        [--tau 1e-6,1e-4,1e-2 | --moments 0.06] [--max-norm 12] [--bands] [--json PATH]
 
 The points are drawn as in training ([B] eq. 110: scrambled Sobol in the ball ‖α̃‖ < M, kept where
 λ_min(∇²φ) > τ), with another seed than the training data's, so none of them was seen. M and τ default to
@@ -11,6 +11,10 @@ moments, and MAE of α̃, in the units of [B] Table 1 as [B]'s code computes the
 (hpcclose.training.train.paper_units: averaged over components; ICNN h̃ and α̃ divided by the training
 set's h̃ range, monotone α̃ scaled to [−1, 1] by the training set's α̃ range and h̃ unscaled), as in
 `hpcclose train`'s validation report and tests/unit/test_shipped_models.py.
+
+``--moments EPS`` (a list too) draws the points instead uniformly in the slab's normalised moments, EPS inside
+the realizable set (hpcclose.data.moment_sampling; α by Newton): the distribution of [B]'s own M2 data.
+The units stay the model's (its training set's ranges).
 
 ``--bands`` adds, for every τ, where the errors sit: the points split by decades of λ_min(∇²φ) (how close
 to the realizable boundary a point is), with each band's share of the total squared error of α̃ and of u.
@@ -26,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from hpcclose.closures.neural import export
-from hpcclose.data import sampling
+from hpcclose.data import moment_sampling, sampling
 from hpcclose.errors import InputError, script_main
 from hpcclose.training.train import errors, normalise
 
@@ -57,25 +61,35 @@ def run(args: argparse.Namespace) -> dict:
     net = export.load(args.model)
     basis, quad = net.velocity()
     data = net.meta.get("training", {}).get("data", {})
+    if args.moments and (args.tau or args.max_norm is not None):
+        raise InputError("--moments draws in the moments: it takes no --tau or --max-norm")
     max_norm = args.max_norm if args.max_norm is not None else data.get("max_norm")
-    taus = parse_floats(args.tau, "--tau") if args.tau else [data.get("tau")]
     validation = net.meta.get("test_errors", {}).get("validation", {})
     h_range = validation.get("h_range")
-    if max_norm is None or None in taus or h_range is None:
+    if h_range is None or (not args.moments and (max_norm is None or (not args.tau and data.get("tau") is None))):
         raise InputError(f"model {args.model!r}: its file does not record the training data's max_norm, tau "
                          "and h range (a Sobol-trained network is needed; give --max-norm and --tau)")
     alpha_range = validation.get("alpha_range") or training_alpha_range(basis, quad, data)
+    # the fresh point sets: one per τ of B_{M,τ}, or one per ε of the moment sampler
+    if args.moments:
+        sets = [("eps", eps, moment_sampling.sample_moments(basis, quad, args.count, eps, seed=args.seed))
+                for eps in parse_floats(args.moments, "--moments")]
+    else:
+        taus = parse_floats(args.tau, "--tau") if args.tau else [data["tau"]]
+        sets = [("tau", tau, sampling.sample_sobol(basis, quad, args.count, max_norm, tau, seed=args.seed))
+                for tau in taus]
     rows = []
-    for tau in taus:
-        fresh = sampling.sample_sobol(basis, quad, args.count, max_norm, tau, seed=args.seed)
+    for key, value, fresh in sets:
         s = normalise(fresh)
         e = errors(net, basis, quad, s, h_range=h_range, alpha_range=alpha_range)
         if args.bands:
             lam = sampling.hessian_min_eig(fresh.alpha, basis, quad)
             e["bands"] = bands(net, basis, quad, s, lam, e, h_range, alpha_range)
-        rows.append({"tau": tau, **e})
+        rows.append({key: value, **e})
+    where = ("points uniform in the moments, eps inside the realizable set" if args.moments
+             else f"Sobol points of B_(M={max_norm:g}, tau)")
     return {"model": net.name, "describe": net.describe(), "max_norm": max_norm, "count": args.count,
-            "seed": args.seed, "quadrature": quad.name, "rows": rows}
+            "seed": args.seed, "quadrature": quad.name, "where": where, "rows": rows}
 
 
 def bands(net, basis, quad, s, lam, total: dict, h_range: float, alpha_range) -> list[dict]:
@@ -99,13 +113,13 @@ def bands(net, basis, quad, s, lam, total: dict, h_range: float, alpha_range) ->
 
 def format_table(r: dict) -> str:
     """A header line and one line per τ."""
-    lines = [f"{r['describe']} | {r['quadrature']} | {r['count']} fresh Sobol points of B_(M={r['max_norm']:g}, "
-             f"tau), seed {r['seed']}",
+    key = "eps" if "eps" in r["rows"][0] else "tau"
+    lines = [f"{r['describe']} | {r['quadrature']} | {r['count']} fresh {r['where']}, seed {r['seed']}",
              "errors in [B] Table 1's units (Keras means over components; ICNN: h, alpha / h range; "
              "monotone: alpha to [-1, 1] by its range, h unscaled)",
-             f"{'tau':>8}  {'MSE(h*)':>9}  {'MSE(alpha*)':>11}  {'MSE(u)':>9}  {'MAE(alpha*)':>11}"]
+             f"{key:>8}  {'MSE(h*)':>9}  {'MSE(alpha*)':>11}  {'MSE(u)':>9}  {'MAE(alpha*)':>11}"]
     for row in r["rows"]:
-        lines.append(f"{row['tau']:8.0e}  {row['b_mse_h']:9.3e}  {row['b_mse_alpha']:11.3e}  "
+        lines.append(f"{row[key]:8.0e}  {row['b_mse_h']:9.3e}  {row['b_mse_alpha']:11.3e}  "
                      f"{row['b_mse_u']:9.3e}  {row['b_mae_alpha']:11.3e}")
         for b in row.get("bands", []):
             lo, hi = b["lambda_min"]
@@ -124,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=2024, help="Sobol scrambling seed (training uses 0)")
     ap.add_argument("--max-norm", type=float, help="M (default: the model's training data)")
     ap.add_argument("--tau", help="τ, or a comma-separated list (default: the model's training data)")
+    ap.add_argument("--moments", metavar="EPS",
+                    help="draw the points uniformly in the slab's moments, EPS inside the realizable set "
+                         "(a comma-separated list gives one line each; 0.06: [B]'s M2 data)")
     ap.add_argument("--bands", action="store_true",
                     help="also split the errors by decades of λ_min(∇²φ), the distance to the realizable boundary")
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")

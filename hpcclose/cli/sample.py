@@ -1,10 +1,11 @@
-"""`hpcclose sample …`: sample closure training/test data in multiplier space and write it as HDF5.
+"""`hpcclose sample …`: sample closure training/test data and write it as HDF5.
 
     hpcclose sample --basis monomial --dim 1 --order 2 --quadrature 30 --sampler sobol --count 100000 \\
         --max-norm 20 --tau 1e-7 --seed 0 -o data.h5
     hpcclose sample --order 1 --sampler grid --size 10000 --bounds -65 65 -o m1.h5
     hpcclose sample --order 2 --sampler grid --size 100 50 --bounds -10 10 -o m2.h5   # [A 4.1.1]
     hpcclose sample --order 1 --sampler grid --size 52000 --vary-u0 160 -o m1_test.h5  # [A] test set
+    hpcclose sample --order 2 --sampler moments --eps 0.06 --count 20000 -o m2_u.h5  # uniform in u, [B]'s data
 
 Serial: under mpiexec only rank 0 samples and writes.
 """
@@ -23,15 +24,19 @@ def add_arguments(parser) -> None:
     parser.add_argument("--order", type=int, default=1, help="moment order N (default 1)")
     parser.add_argument("--quadrature", type=int, nargs="+", default=None, metavar="Q",
                         help="Gauss–Legendre points (1D, default 30) or n_mu n_phi (2D, default 20 40)")
-    parser.add_argument("--sampler", choices=("sobol", "grid"), default="sobol",
+    parser.add_argument("--sampler", choices=("sobol", "grid", "moments"), default="sobol",
                         help="sobol: B_{M,tau} rejection sampling [B eq. 110]; "
-                             "grid: uniform alpha grid [A 4.1.1]")
-    parser.add_argument("--count", type=int, default=100_000, help="sobol: samples to keep (default 100000)")
+                             "grid: uniform alpha grid [A 4.1.1]; moments: uniform in the slab's normalised "
+                             "moments, eps inside the realizable set, alpha by Newton (monomial N = 1, 2)")
+    parser.add_argument("--count", type=int, default=100_000,
+                        help="sobol, moments: samples to keep (default 100000)")
     parser.add_argument("--max-norm", type=float, default=20.0,
                         help="sobol: ball radius M of alpha (default 20)")
     parser.add_argument("--tau", type=float, default=1e-7,
                         help="sobol: Hessian eigenvalue bound (default 1e-7)")
-    parser.add_argument("--seed", type=int, default=0, help="sobol: scrambling seed (default 0)")
+    parser.add_argument("--eps", type=float, default=0.06,
+                        help="moments: distance inside the realizable set (default 0.06, [B]'s M2 data)")
+    parser.add_argument("--seed", type=int, default=0, help="sobol, moments: scrambling seed (default 0)")
     parser.add_argument("--size", type=int, nargs="+", default=None, metavar="S",
                         help="grid: points per multiplier axis, one for all or one per axis (default 10000 "
                              "for N=1, else 100 50 … as [A])")
@@ -44,7 +49,7 @@ def add_arguments(parser) -> None:
 
 def build(args):
     """The basis, quadrature and dataset the arguments describe (validation errors → InputError)."""
-    from ..data import sampling
+    from ..data import moment_sampling, sampling
     from ..velocity import gauss_legendre, make_basis, sphere_product
 
     try:
@@ -58,6 +63,8 @@ def build(args):
     quad = gauss_legendre(q[0]) if basis.dim == 1 else sphere_product(*q)
     if args.sampler == "sobol":
         ds = sampling.sample_sobol(basis, quad, args.count, args.max_norm, args.tau, args.seed)
+    elif args.sampler == "moments":
+        ds = moment_sampling.sample_moments(basis, quad, args.count, args.eps, args.seed)
     else:
         dims = basis.n - 1
         size = args.size or ([10_000] if dims == 1 else [100, 50] + [20] * (dims - 2))
@@ -82,9 +89,12 @@ def main(args) -> int:
     basis, quad, ds = build(args)
     path = datasets.save(args.output, ds)
     a = ds.attrs
-    how = (f"‖α̃‖ < {a['max_norm']:g}, λ_min > {a['tau']:g}, seed {a['seed']}, {a['draws']} draws"
-           if a["sampler"] == "sobol" else f"α̃ grid {'×'.join(map(str, a['size']))} in [{a['bounds'][0]:g}, "
-                                          f"{a['bounds'][1]:g}]")
+    how = {"sobol": lambda: f"‖α̃‖ < {a['max_norm']:g}, λ_min > {a['tau']:g}, seed {a['seed']}, "
+                            f"{a['draws']} draws",
+           "moments": lambda: f"ũ/u0 at least {a['eps']:g} inside the realizable set, seed {a['seed']}, "
+                              f"{a['draws']} draws",
+           "grid": lambda: f"α̃ grid {'×'.join(map(str, a['size']))} in [{a['bounds'][0]:g}, "
+                           f"{a['bounds'][1]:g}]"}[a["sampler"]]()
     if "w0" in a:
         how += f", {len(a['w0'])} values of u0 in [{a['w0'][0]:g}, {a['w0'][-1]:g}]"
     print(f"wrote {path}: {ds.count} samples ({a['sampler']}: {how})\n"

@@ -6,7 +6,8 @@ Tables (see ``inputs/train_*.toml``)::
                 ("gradient" | "normalisation"; default: gradient for mlp [A], normalisation else [B]),
                 name (default NN{D}x{W}_{N}, ICNN{W}x{D}_M{N}_{dim}D, MONO…), seed
     [velocity]  basis, dim (1 | 2), order (N), quadrature (points, or [n_mu, n_phi] in 2D)
-    [data]      sampler = "grid" (size, bounds) | "sobol" (count, max_norm, tau) | "file" (file);
+    [data]      sampler = "grid" (size, bounds) | "sobol" (count, max_norm, tau) | "moments" (count, eps:
+                uniform in the slab's moments, α by Newton) | "file" (file);
                 seed, validation_fraction (0.1), save (write the sampled data set to this HDF5 file)
     [[data.extra]]  max_norm, count: more Sobol points of B_{max_norm,τ} (sobol only; seeds seed+1, …)
     [training]  epochs, batch_size, learning_rate, lr_decay (factor), lr_decay_epochs (the factor is
@@ -88,13 +89,14 @@ class ExtraBall(_Section):
 
 
 class DataSection(_Section):
-    sampler: Literal["grid", "sobol", "file"]
+    sampler: Literal["grid", "sobol", "moments", "file"]
     file: str | None = None
     size: int | list[int] | None = Field(None, description="grid points per α̃ axis")
     bounds: tuple[float, float] = (-65.0, 65.0)
     count: int | None = Field(None, ge=10)
     max_norm: float | None = Field(None, gt=0.0)
     tau: float = Field(1e-7, ge=0.0)
+    eps: float | None = Field(None, gt=0.0, lt=0.5, description="moments: distance inside the realizable set")
     seed: int = 0
     validation_fraction: float = Field(0.1, gt=0.0, lt=1.0)
     save: str | None = None
@@ -102,7 +104,8 @@ class DataSection(_Section):
 
     @model_validator(mode="after")
     def _sampler_keys(self):
-        need = {"grid": ("size",), "sobol": ("count", "max_norm"), "file": ("file",)}[self.sampler]
+        need = {"grid": ("size",), "sobol": ("count", "max_norm"), "moments": ("count", "eps"),
+                "file": ("file",)}[self.sampler]
         missing = [k for k in need if getattr(self, k) is None]
         if missing:
             raise ValueError(f"sampler {self.sampler!r} needs {', '.join(missing)}")

@@ -77,7 +77,7 @@ def velocity(cfg: TrainConfig) -> tuple[Basis, Quadrature]:
 
 def load_data(cfg: TrainConfig, basis: Basis, quad: Quadrature):
     """The dataset the [data] table describes (sampled or read), saved if asked."""
-    from ..data import datasets, sampling
+    from ..data import datasets, moment_sampling, sampling
 
     d = cfg.data
     if d.sampler == "grid":
@@ -90,6 +90,8 @@ def load_data(cfg: TrainConfig, basis: Basis, quad: Quadrature):
                  for k, b in enumerate(d.extra)]
         if extra:
             ds = datasets.concatenate([ds, *extra], extra=[[b.max_norm, b.count] for b in d.extra])
+    elif d.sampler == "moments":
+        ds = moment_sampling.sample_moments(basis, quad, d.count, d.eps, seed=d.seed)
     else:
         path = Path(d.file)
         if not path.is_absolute() and not path.exists():

@@ -278,6 +278,8 @@ def test_config_is_validated(tmp_path):
     config.parse(good)
     with pytest.raises(InputError, match=r"data: sampler 'sobol' needs count"):
         config.parse(good.replace("count = 600\n", ""), "t.toml")
+    with pytest.raises(InputError, match=r"data: sampler 'moments' needs eps"):
+        config.parse(good.replace('sampler = "sobol"', 'sampler = "moments"'), "t.toml")
     with pytest.raises(InputError, match="model.kind"):
         config.parse(good.replace('kind = "icnn"', 'kind = "cnn"'), "t.toml")
     with pytest.raises(InputError, match="'gradient' needs an entropy network"):

@@ -162,8 +162,15 @@ def test_model_errors_driver_sweeps_tau_and_refuses_bad_input(tmp_path, capsys):
     for key in ("share_alpha", "share_u"):
         assert abs(sum(b[key] for b in row["bands"]) - 1.0) < 1e-12
     assert all(b["lambda_min"][1] > max(b["lambda_min"][0], 1e-7) for b in row["bands"])
+    # --moments draws uniformly in the moments instead (one row per ε, no B_{M,τ} keys)
+    assert driver.main(["MONO30x2_M1_1D", "--count", "300", "--moments", "0.05,0.2", "--json", str(out)]) == 0
+    wide, narrow = json.loads(out.read_text())["rows"]
+    assert (wide["eps"], narrow["eps"]) == (0.05, 0.2) and "tau" not in wide
+    assert wide["samples"] == narrow["samples"] == 300 and wide["mse_alpha"] != narrow["mse_alpha"]
     capsys.readouterr()
     assert driver.main(["MONO30x2_M1_1D", "--tau", "x"]) == 2
     assert driver.main(["no_such_model"]) == 2
+    assert driver.main(["MONO30x2_M1_1D", "--moments", "0.06", "--tau", "1e-3"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 2 and "--tau 'x'" in err[0] and "no_such_model" in err[1]
+    assert len(err) == 3 and "--tau 'x'" in err[0] and "no_such_model" in err[1]
+    assert "--moments draws in the moments" in err[2]
