@@ -36,6 +36,9 @@ MODELS = {
                        "inputs/train_monotone_m2_1d_stage3.toml", "inputs/train_monotone_m2_1d_stage4.toml"],
     "ICNN18x8_M1_2D": "inputs/train_icnn_m1_2d.toml",
     # the M2 1D layouts on [B]'s own data (uniform in u, 0.06 inside the realizable set)
+    "ICNN15x7_M2_1D_usampled": ["inputs/train_icnn_m2_1d_usampled.toml",
+                                "inputs/train_icnn_m2_1d_usampled_stage2.toml",
+                                "inputs/train_icnn_m2_1d_usampled_stage3.toml"],
     "MONO50x2_M2_1D_usampled": "inputs/train_monotone_m2_1d_usampled.toml",
 }
 
