@@ -64,6 +64,7 @@ def sample_moments(basis: Basis, quad: Quadrature, count: int, eps: float, seed:
     hi = np.array([1.0 - eps, 1.0 - eps][:d])
     sobol = qmc.Sobol(d, scramble=True, seed=np.random.default_rng(seed))
     kept, found, drawn = [], 0, 0
+    # rejection rounds in whole Sobol blocks (a power of two keeps the sequence balanced), as sample_sobol
     while found < count:
         if drawn >= max_draws:
             raise InputError(f"sampling: only {found} of {count} moments accepted in {drawn} Sobol draws "
