@@ -20,12 +20,11 @@ h) agree to quadrature accuracy and u differs from the drawn moments only by the
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import qmc
 
 from ..errors import InputError
 from ..velocity import Basis, Quadrature
 from .datasets import Dataset
-from .sampling import SOBOL_BLOCK, complete
+from .sampling import complete, sobol_rejection
 
 NEWTON_TOL = 1e-10  # on ‖⟨m G⟩ − u‖ / u0: far below any network's error
 
@@ -59,22 +58,14 @@ def sample_moments(basis: Basis, quad: Quadrature, count: int, eps: float, seed:
     _check_basis(basis, eps)
     if count < 1 or seed < 0:
         raise InputError(f"sampling: need count ≥ 1 and seed ≥ 0, got {count}, {seed}")
-    d = basis.N
-    lo = np.array([-1.0 + eps, eps][:d])
-    hi = np.array([1.0 - eps, 1.0 - eps][:d])
-    sobol = qmc.Sobol(d, scramble=True, seed=np.random.default_rng(seed))
-    kept, found, drawn = [], 0, 0
-    # rejection rounds in whole Sobol blocks (a power of two keeps the sequence balanced), as sample_sobol
-    while found < count:
-        if drawn >= max_draws:
-            raise InputError(f"sampling: only {found} of {count} moments accepted in {drawn} Sobol draws "
-                             f"(eps = {eps:g})")
-        omega = lo + (hi - lo) * sobol.random(SOBOL_BLOCK)
-        drawn += SOBOL_BLOCK
-        omega = omega[realizable_with_margin(omega, eps)]
-        kept.append(omega)
-        found += omega.shape[0]
-    omega = np.concatenate(kept)[:count]
+    lo = np.array([-1.0 + eps, eps][:basis.N])
+    hi = np.array([1.0 - eps, 1.0 - eps][:basis.N])
+
+    def keep(unit: np.ndarray) -> np.ndarray:
+        omega = lo + (hi - lo) * unit
+        return omega[realizable_with_margin(omega, eps)]
+
+    omega, drawn = sobol_rejection(basis.N, count, seed, keep, max_draws, f"eps = {eps:g}")
 
     newton = NewtonClosure(basis, quad, tol=NEWTON_TOL)
     u = np.concatenate([np.ones((count, 1)), omega], axis=1)

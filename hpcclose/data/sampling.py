@@ -129,23 +129,33 @@ def sample_sobol(basis: Basis, quad: Quadrature, count: int, max_norm: float, ta
     if count < 1 or not max_norm > 0 or not tau >= 0 or seed < 0:
         raise InputError(f"sampling: need count ≥ 1, max_norm > 0, tau ≥ 0, seed ≥ 0; "
                          f"got {count}, {max_norm}, {tau}, {seed}")
-    d = basis.n - 1
-    sobol = qmc.Sobol(d, scramble=True, seed=np.random.default_rng(seed))
-    kept, found, drawn = [], 0, 0
-    # rejection rounds: ball first (cheap), then the eigenvalue test on the survivors
-    while found < count:
-        if drawn >= max_draws:
-            raise InputError(f"sampling: only {found} of {count} points accepted in {drawn} Sobol draws "
-                             f"(‖α̃‖ < {max_norm:g}, λ_min > {tau:g}); raise max_norm or lower tau")
-        at = max_norm * (2.0 * sobol.random(SOBOL_BLOCK) - 1.0)
-        drawn += SOBOL_BLOCK
+
+    def keep(unit: np.ndarray) -> np.ndarray:
+        # the cube [−M, M]^d, then the ball (cheap), then the eigenvalue test on the survivors
+        at = max_norm * (2.0 * unit - 1.0)
         at = at[np.linalg.norm(at, axis=1) < max_norm]
-        at = at[hessian_min_eig(normalised_multipliers(at, basis, quad), basis, quad) > tau]
-        kept.append(at)
-        found += at.shape[0]
-    at = np.concatenate(kept)[:count]
+        return at[hessian_min_eig(normalised_multipliers(at, basis, quad), basis, quad) > tau]
+
+    at, drawn = sobol_rejection(basis.n - 1, count, seed, keep, max_draws,
+                                f"‖α̃‖ < {max_norm:g}, λ_min > {tau:g}; raise max_norm or lower tau")
     return complete(at, basis, quad, sampler="sobol", max_norm=float(max_norm), tau=float(tau),
                     seed=int(seed), draws=drawn)
+
+
+def sobol_rejection(dim: int, count: int, seed: int, keep, max_draws: int, what: str) -> tuple[np.ndarray, int]:
+    """The first ``count`` points that ``keep`` (unit-cube points → accepted points, mapped) returns from a
+    scrambled Sobol sequence (``seed``), and how many were drawn. Draws whole blocks (a power of two keeps
+    the sequence balanced); raises InputError naming ``what`` after ``max_draws`` draws."""
+    sobol = qmc.Sobol(dim, scramble=True, seed=np.random.default_rng(seed))
+    kept, found, drawn = [], 0, 0
+    while found < count:
+        if drawn >= max_draws:
+            raise InputError(f"sampling: only {found} of {count} points accepted in {drawn} Sobol draws ({what})")
+        pts = keep(sobol.random(SOBOL_BLOCK))
+        drawn += SOBOL_BLOCK
+        kept.append(pts)
+        found += pts.shape[0]
+    return np.concatenate(kept)[:count], drawn
 
 
 def w0_grid(count: int = 160, lo: float = 1e-8, hi: float = 8.0) -> np.ndarray:
