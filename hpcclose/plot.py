@@ -15,7 +15,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from .errors import InputError  # noqa: E402
-from .io.h5 import from_attr, read_fields, read_timeseries  # noqa: E402
+from .io.attrs import from_attr  # noqa: E402
+from .io.fields import read_fields  # noqa: E402
+from .io.timeseries import read_timeseries  # noqa: E402
 
 
 def _save(fig, path: Path) -> Path:

@@ -7,11 +7,7 @@ as in ``run`` (e.g. a later ``scheme.t_final``); the run continues in the checkp
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from .. import config
-from ..errors import InputError
 from ..parallel import mpi
 from .run import add_common, execute
 
@@ -22,33 +18,16 @@ def add_arguments(parser) -> None:
 
 
 def main(args) -> int:
-    import h5py
-
-    from ..io.checkpoint import latest_checkpoint, read_checkpoint
-    from ..io.h5 import from_attr
+    from ..io.checkpoint import read_checkpoint, read_header
     from ..io.run_dir import RunDirectory
     from ..solver import Simulation
 
-    path = Path(args.checkpoint)
-    if path.is_dir():
-        found = latest_checkpoint(path)
-        if found is None:
-            raise InputError(f"{path}: no complete checkpoint in this directory")
-        path = found
-    if not path.is_file():
-        raise InputError(f"{path}: no such checkpoint file")
-    try:
-        with h5py.File(path, "r") as f:
-            text = f.attrs["input_text"]
-            text = text.decode() if isinstance(text, bytes) else str(text)
-            earlier = from_attr(f.attrs.get("input_overrides", "[]"))
-            earlier = json.loads(earlier) if isinstance(earlier, str) else earlier
-    except (OSError, KeyError) as exc:
-        raise InputError(f"{path}: not a readable hpcclose checkpoint ({exc})") from None
+    header = read_header(args.checkpoint)
+    path = header.path
     # the run's own --set overrides first, then the directory, then what is asked now
-    overrides = [*[o for o in earlier if not o.startswith("output.dir=")], f"output.dir={str(path.parent)!r}",
-                 *args.overrides]
-    cfg = config.parse(text, f"{path} (input_text)", overrides)
+    overrides = [*[o for o in header.overrides if not o.startswith("output.dir=")],
+                 f"output.dir={str(path.parent)!r}", *args.overrides]
+    cfg = config.parse(header.input_text, f"{path} (input_text)", overrides)
     mpi.configure_threads()
     sim = Simulation(cfg)
     u, alpha, t, step, _, _ = read_checkpoint(path, sim.decomp)

@@ -1,6 +1,6 @@
 """Checkpoints: the solver state in a field file, committed safely, restartable on any rank count.
 
-A checkpoint is a :func:`~hpcclose.io.h5.write_fields` file (``/fields/u``, ``/fields/alpha``) in
+A checkpoint is a :func:`~hpcclose.io.fields.write_fields` file (``/fields/u``, ``/fields/alpha``) in
 the run directory named ``checkpoint_<step:08d>.h5``, with root attributes ``kind="checkpoint"``,
 ``time``, ``step``, ``input_text``, ``rng_state`` (JSON) and the caller's extras. As shenfun's
 ``Checkpoint``, the previous checkpoint survives until the new one is complete:
@@ -11,6 +11,9 @@ the run directory named ``checkpoint_<step:08d>.h5``, with root attributes ``kin
 
 A crash at any point leaves ``latest`` naming a complete checkpoint. Reading slices each rank's
 block out of the global datasets, so a run checkpointed on P ranks restarts on any other number.
+What a restart needs before it has a decomposition (the input text, its overrides, time, step) is
+the checkpoint's header, read by :func:`read_header` alone; a run directory stands for its latest
+complete checkpoint, resolved by :func:`locate` alone.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import logging
 import os
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +31,9 @@ import h5py
 import numpy as np
 
 from ..errors import InputError
-from .h5 import FORMAT, atomic_write_text, get_attrs, read_grid, read_owned, root_only, write_fields
+from .attrs import get_attrs
+from .fields import FORMAT, read_grid, read_owned, write_fields
+from .files import atomic_write_text
 
 log = logging.getLogger("hpcclose")
 
@@ -100,7 +106,7 @@ def write_checkpoint(path: str | os.PathLike, decomp, u: np.ndarray, alpha: np.n
         atomic_write_text(run_dir / LATEST, final.name + "\n")  # fsynced before anything is deleted
         return _prune(run_dir, int(step), int(keep))
 
-    removed = root_only(decomp, publish)
+    removed = decomp.root_only(publish)
     log.info("checkpoint %s (t=%g, step %d)%s", final, t, step,
              f"; removed {', '.join(p.name for p in removed)}" if removed else "")
     return final
@@ -135,35 +141,81 @@ def latest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
     return None
 
 
+def locate(path: str | os.PathLike, decomp=None) -> Path:
+    """The checkpoint file ``path`` stands for: the file itself, or a run directory's latest one.
+
+    A directory (or a name without suffix) is searched with :func:`latest_checkpoint`; with a
+    ``decomp`` on its rank 0 alone, every rank getting the same answer (then collective).
+    Raises :class:`InputError` if the directory holds no complete checkpoint.
+    """
+    path = Path(path)
+    if not (path.is_dir() or not path.suffix):
+        return path
+    found = latest_checkpoint(path) if decomp is None else decomp.root_only(lambda: latest_checkpoint(path))
+    if found is None:
+        raise InputError(f"restart: no complete checkpoint in {path}")
+    return Path(found)
+
+
+@dataclass(frozen=True)
+class CheckpointHeader:
+    """A checkpoint's root attributes: all a restart needs before it reads the state.
+
+    ``attrs`` holds every root attribute as plain python (``rng_state`` decoded from JSON, ``path``
+    the file's name); ``fields`` the names of the stored fields (``u``, and ``alpha`` if kept).
+    """
+
+    path: Path
+    time: float
+    step: int
+    input_text: str
+    overrides: list[str]
+    fields: tuple[str, ...]
+    attrs: dict[str, Any]
+
+
+def read_header(path: str | os.PathLike, decomp=None) -> CheckpointHeader:
+    """The header of a checkpoint file, or of a run directory's latest checkpoint (see :func:`locate`).
+
+    Raises :class:`InputError`, one line naming the file, if it is not a complete, readable
+    hpcclose checkpoint.
+    """
+    path = locate(path, decomp)
+    if not path.is_file():
+        raise InputError(f"restart: {path}: no such checkpoint file")
+    if not is_complete(path):
+        raise InputError(f"restart: {path} is not a complete hpcclose checkpoint")
+    with h5py.File(path, "r") as f:
+        attrs = get_attrs(f)
+        fields = tuple(f["fields"])
+    missing = [k for k in ("time", "step", "input_text") if k not in attrs]
+    if missing:
+        raise InputError(f"restart: {path} is not a readable hpcclose checkpoint (no {', '.join(missing)})")
+    # JSON-encoded attributes: the generator state, and the overrides when none were given ("[]").
+    if attrs.get("rng_state"):
+        attrs["rng_state"] = json.loads(attrs["rng_state"])
+    overrides = attrs.get("input_overrides", [])
+    overrides = json.loads(overrides) if isinstance(overrides, str) else overrides
+    attrs["path"] = str(path)
+    return CheckpointHeader(path, float(attrs["time"]), int(attrs["step"]), str(attrs["input_text"]),
+                            list(overrides), fields, attrs)
+
+
 def read_checkpoint(path: str | os.PathLike, decomp):
     """Read this rank's block of a checkpoint (collective only for resolving a directory).
 
-    ``path`` is a checkpoint file or a run directory (then :func:`latest_checkpoint`, chosen on
-    rank 0). Works for any number of ranks: each slices its block by ``decomp.global_slices``.
+    ``path`` is a checkpoint file or a run directory (then its latest checkpoint, chosen on rank 0:
+    :func:`locate`). Works for any number of ranks: each slices its block by ``decomp.global_slices``.
 
     Returns
     -------
     (u_owned, alpha_owned or None, t, step, input_text, attrs) — ``attrs`` has every root
     attribute (``rng_state`` decoded from JSON, ``path`` the file read).
     """
-    path = Path(path)
-    if path.is_dir() or not path.suffix:
-        found = root_only(decomp, lambda: latest_checkpoint(path))
-        if found is None:
-            raise InputError(f"restart: no complete checkpoint in {path}")
-        path = Path(found)
-    if not is_complete(path):
-        raise InputError(f"restart: {path} is not a complete hpcclose checkpoint")
-    stored = read_grid(path)
+    header = read_header(path, decomp)
+    stored = read_grid(header.path)
     if stored != decomp.grid:
-        raise InputError(f"restart: {path} was written on a {stored.describe()}, but this run has a "
+        raise InputError(f"restart: {header.path} was written on a {stored.describe()}, but this run has a "
                          f"{decomp.grid.describe()}")
-    with h5py.File(path, "r") as f:
-        attrs = get_attrs(f)
-        names = ["u", "alpha"] if "fields/alpha" in f else ["u"]
-    blocks = read_owned(path, decomp, names)
-    if attrs.get("rng_state"):
-        attrs["rng_state"] = json.loads(attrs["rng_state"])
-    attrs["path"] = str(path)
-    return (blocks["u"], blocks.get("alpha"), float(attrs["time"]), int(attrs["step"]),
-            str(attrs.get("input_text", "")), attrs)
+    blocks = read_owned(header.path, decomp, [n for n in ("u", "alpha") if n in header.fields])
+    return blocks["u"], blocks.get("alpha"), header.time, header.step, header.input_text, header.attrs

@@ -2,7 +2,7 @@
 
 Layout of ``output.dir``::
 
-    fields_00000.h5 (+ .xdmf)   one file per output time (see io/h5.py), fields u and alpha
+    fields_00000.h5 (+ .xdmf)   one file per output time (see io/fields.py), fields u and alpha
     fields.xdmf                 temporal collection of all outputs: open this in ParaView
     checkpoint_<step>.h5        restartable state (the last two kept), ``latest`` names the newest
     diagnostics.h5 / .csv       per-step mass, entropy, min u0, margin, closure statistics, wall time
@@ -20,8 +20,10 @@ import numpy as np
 from .. import __version__
 from ..errors import InputError
 from .checkpoint import write_checkpoint
-from .h5 import atomic_write_text, read_timeseries, root_only, write_fields, write_timeseries
-from .xdmf import write_xdmf_series
+from .fields import write_fields
+from .files import atomic_write_text
+from .timeseries import read_timeseries, write_timeseries
+from .xdmf import write_xdmf, write_xdmf_series
 
 log = logging.getLogger("hpcclose")
 RESULT_GLOBS = ("fields_*.h5", "checkpoint_*.h5", "diagnostics.h5", "rescue_*.h5")
@@ -97,10 +99,10 @@ class RunDirectory:
         """Field file for the current time, its XDMF sidecar, and the updated temporal collection."""
         fields, names = self._fields()
         path = self.path / f"fields_{len(self.outputs):05d}.h5"
-        write_fields(path, self.sim.decomp, fields, self.attrs(), names, xdmf=True)
+        write_fields(path, self.sim.decomp, fields, self.attrs(), names)
         self.outputs.append(path)
         self.last_output_time = self.sim.t
-        root_only(self.sim.decomp, lambda: write_xdmf_series(self.outputs, self.path / "fields.xdmf"))
+        self._write_views(path, series=True)
         return path
 
     def write_checkpoint(self) -> Path:
@@ -114,12 +116,26 @@ class RunDirectory:
         """The state at which the guard stopped the run, for inspection (collective)."""
         fields, names = self._fields()
         path = self.path / f"rescue_{self.sim.step_count:08d}.h5"
-        write_fields(path, self.sim.decomp, fields, self.attrs() | {"rescue": True}, names, xdmf=True)
+        write_fields(path, self.sim.decomp, fields, self.attrs() | {"rescue": True}, names)
+        self._write_views(path, series=False)
         return path
+
+    def _write_views(self, path: Path, series: bool) -> None:
+        """Write the XDMF views of a field file just written, on rank 0 (collective).
+
+        The file's own sidecar and, with ``series``, the temporal collection of all outputs.
+        """
+
+        def write() -> None:
+            write_xdmf(path)
+            if series:
+                write_xdmf_series(self.outputs, self.path / "fields.xdmf")
+
+        self.sim.decomp.root_only(write)
 
     def write_diagnostics(self) -> None:
         now = self.sim.history.columns()
         cols = {k: list(self.previous.get(k, [])) + v for k, v in now.items()} if self.previous else now
         if cols:
-            root_only(self.sim.decomp, lambda: write_timeseries(self.path / "diagnostics.h5",
-                                                                self.path / "diagnostics.csv", cols))
+            self.sim.decomp.root_only(lambda: write_timeseries(self.path / "diagnostics.h5",
+                                                               self.path / "diagnostics.csv", cols))

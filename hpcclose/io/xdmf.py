@@ -30,7 +30,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .h5 import atomic_write_text, from_attr
+from .attrs import from_attr
+from .files import atomic_write_text
 
 _HEADER = '<?xml version="1.0" ?>\n<!DOCTYPE Xdmf SYSTEM "Xdmf.dtd" []>\n'
 

@@ -11,6 +11,7 @@ mpi4py is imported lazily: importing this module (e.g. for :func:`block_sizes`) 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from math import prod
 from typing import Any
 
@@ -251,6 +252,25 @@ class Decomposition:
 
     def barrier(self) -> None:
         self.cart.Barrier()
+
+    def root_only(self, fn: Callable[[], Any]) -> Any:
+        """Run ``fn`` on rank 0 and hand its result, or its failure, to every rank (collective).
+
+        Non-root ranks wait in the broadcast, so no rank is left hanging when rank 0's work fails:
+        rank 0 re-raises its own exception, the others raise :class:`OSError` naming it.
+        """
+        result, error = None, None
+        if self.is_root:
+            try:
+                result = fn()
+            except Exception as exc:  # noqa: BLE001 - re-raised on every rank below
+                error = exc
+        status = self.bcast((result, None if error is None else f"{type(error).__name__}: {error}"))
+        if error is not None:
+            raise error
+        if status[1] is not None:
+            raise OSError(f"rank 0 failed: {status[1]}")
+        return status[0]
 
     def _check_owned(self, a: np.ndarray, what: str) -> None:
         if a.shape[: self.dim] != self.local_shape:

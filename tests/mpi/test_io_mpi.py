@@ -22,8 +22,9 @@ from hpcclose.io import (
     read_fields,
     write_checkpoint,
     write_fields,
+    write_xdmf,
 )
-from hpcclose.io.h5 import write_block
+from hpcclose.io.fields import write_block
 from hpcclose.parallel.decomp import Decomposition
 
 N = 3
@@ -73,7 +74,8 @@ def test_write_fields_collective(shared_dir, case):
     owned = dc.local_from_global(g)
     out = shared_dir / "fields_000001.h5"
     used = write_fields(out, dc, {"u": owned, "rank": np.full(dc.local_shape, dc.rank, np.int32)},
-                        {"time": 0.5, "step": 1, "input_text": "x = 1\n"}, xdmf=True)
+                        {"time": 0.5, "step": 1, "input_text": "x = 1\n"})
+    dc.root_only(lambda: write_xdmf(out))
     assert used == EXPECTED
     assert out.is_file() and out.with_suffix(".xdmf").is_file() and _no_temp_files(shared_dir)
     # Plain h5py, on every rank: the global dataset equals the state, gathered or not.
@@ -171,7 +173,7 @@ def test_restart_on_other_rank_count(shared_dir, kind):
 @pytest.mark.parametrize("where", ["commit", "gather-write"])
 def test_root_failure_reaches_every_rank(shared_dir, monkeypatch, where):
     """A failure on rank 0 alone (rename, or its serial write) raises on every rank: no hang, no file."""
-    from hpcclose.io import h5 as h5mod
+    from hpcclose.io import fields as fields_mod
 
     comm = _world()
     dc = Decomposition(Grid.from_extent(**GRIDS["1d"]), False, comm=comm)
@@ -180,7 +182,7 @@ def test_root_failure_reaches_every_rank(shared_dir, monkeypatch, where):
         raise OSError("no space left (simulated)")
 
     if comm.rank == 0:
-        monkeypatch.setattr(h5mod, "commit" if where == "commit" else "write_block", broken)
+        monkeypatch.setattr(fields_mod, "commit" if where == "commit" else "write_block", broken)
     method = "auto" if where == "commit" else "gather"
     with pytest.raises(OSError, match="simulated"):
         write_fields(shared_dir / "f.h5", dc, {"u": dc.local_from_global(global_field(dc.grid))},

@@ -15,7 +15,7 @@ import pytest
 import hpcclose
 from hpcclose.errors import InputError
 from hpcclose.grid import Grid
-from hpcclose.io import h5 as h5mod
+from hpcclose.io import fields as fields_mod
 from hpcclose.io import (
     latest_checkpoint,
     mpio_available,
@@ -100,7 +100,7 @@ def test_failed_write_leaves_no_file(tmp_path, monkeypatch, method):
         if dset.name.startswith("/fields"):
             raise OSError("disk full (simulated)")
 
-    monkeypatch.setattr(h5mod, "write_block", broken)
+    monkeypatch.setattr(fields_mod, "write_block", broken)
     with pytest.raises(OSError, match="simulated"):
         write_fields(tmp_path / "f.h5", dc, {"u": _state(dc.grid)}, method=method)
     assert calls and not list(tmp_path.iterdir())
@@ -147,8 +147,8 @@ def _check_xdmf(xdmf: Path) -> list[ET.Element]:
 def test_xdmf_sidecar(tmp_path, kind):
     dc = _decomp(kind)
     out = tmp_path / "fields_000003.h5"
-    write_fields(out, dc, {"u": _state(dc.grid), "alpha": -_state(dc.grid)}, {"time": 0.5, "step": 3},
-                 xdmf=True)
+    write_fields(out, dc, {"u": _state(dc.grid), "alpha": -_state(dc.grid)}, {"time": 0.5, "step": 3})
+    write_xdmf(out)
     xdmf = out.with_suffix(".xdmf")
     assert xdmf.is_file() and _no_temp_files(tmp_path)
     (g,) = _check_xdmf(xdmf)
@@ -227,14 +227,14 @@ def test_crash_during_checkpoint_keeps_previous(tmp_path, monkeypatch):
     run = tmp_path / "run"
     _ckpt(dc, run, 1)
     _ckpt(dc, run, 2)
-    real = h5mod.write_block
+    real = fields_mod.write_block
 
     def crash(dset, start, block, dxpl=None):
         if dset.name == "/fields/alpha":
             raise RuntimeError("killed mid-write (simulated)")
         real(dset, start, block, dxpl)
 
-    monkeypatch.setattr(h5mod, "write_block", crash)
+    monkeypatch.setattr(fields_mod, "write_block", crash)
     with pytest.raises(RuntimeError, match="simulated"):
         _ckpt(dc, run, 3)
     monkeypatch.undo()
@@ -277,7 +277,7 @@ def test_read_checkpoint_checks_grid(tmp_path):
 
 
 def test_attr_conversion():
-    from hpcclose.io.h5 import from_attr, to_attr
+    from hpcclose.io.attrs import from_attr, to_attr
 
     assert to_attr(None) is None
     assert json.loads(to_attr({"a": 1})) == {"a": 1}

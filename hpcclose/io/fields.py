@@ -20,21 +20,17 @@ empty selection, which would leave the other ranks waiting in the collective). A
 to write takes part with an empty selection. Otherwise (serial h5py) the blocks are gathered to
 rank 0 (:meth:`Decomposition.gather`) and written serially. The path taken is logged and returned.
 
-Every file is written as ``.<name>.tmp-<pid>`` in the target directory (name chosen on rank 0 and
-broadcast), fsynced, and renamed with :func:`os.replace` by rank 0 once every rank has closed it
-(PyFR's writer): readers never see a partial file under the final name.
+Every file is written under :func:`~hpcclose.io.files.temp_name` in the target directory (name
+chosen on rank 0 and broadcast), fsynced, and renamed by rank 0 (:func:`~hpcclose.io.files.commit`)
+once every rank has closed it: readers never see a partial file under the final name. Whether a
+file also gets an XDMF sidecar is the caller's choice (:mod:`hpcclose.io.run_dir`).
 """
 
 from __future__ import annotations
 
-import csv
-import datetime
-import io
-import json
 import logging
 import os
-from collections.abc import Callable, Mapping, Sequence
-from numbers import Number
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +40,8 @@ import numpy as np
 from .. import __version__
 from ..errors import InputError
 from ..grid import Grid
+from .attrs import get_attrs, set_attrs
+from .files import commit, now_iso, remove_quietly, temp_name
 
 log = logging.getLogger("hpcclose")
 
@@ -52,147 +50,9 @@ FORMAT_VERSION = 1
 METHODS = ("auto", "mpio", "gather")
 
 
-# --- files: temp names, fsync, atomic replace ------------------------------------------------------
 def mpio_available() -> bool:
     """True if this h5py was built against parallel HDF5 (the ``mpio`` driver exists)."""
     return bool(h5py.get_config().mpi)
-
-
-def temp_name(path: str | os.PathLike) -> Path:
-    """The hidden temporary name a file is written under: ``.<name>.tmp-<pid>`` in the same directory."""
-    p = Path(path)
-    return p.with_name(f".{p.name}.tmp-{os.getpid()}")
-
-
-def fsync_file(path: str | os.PathLike) -> None:
-    """Flush a closed file's data to stable storage."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def fsync_dir(path: str | os.PathLike) -> None:
-    """Flush a directory entry (a rename) to stable storage; silently skipped where unsupported."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def commit(tmp: str | os.PathLike, final: str | os.PathLike, fsync: bool = True) -> None:
-    """Make a complete ``tmp`` visible as ``final`` atomically (fsync, :func:`os.replace`, fsync dir)."""
-    if fsync:
-        fsync_file(tmp)
-    os.replace(tmp, final)
-    if fsync:
-        fsync_dir(Path(final).parent)
-
-
-def _remove_quietly(path: str | os.PathLike) -> None:
-    try:
-        os.remove(path)
-    except OSError:
-        pass
-
-
-def atomic_write_text(path: str | os.PathLike, text: str, fsync: bool = True) -> Path:
-    """Write a small text file under a temporary name, then rename it into place (one process only)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_name(path)
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        commit(tmp, path, fsync)
-    except BaseException:
-        _remove_quietly(tmp)
-        raise
-    return path
-
-
-def root_only(decomp, fn: Callable[[], Any]) -> Any:
-    """Run ``fn`` on rank 0 and hand its result, or its failure, to every rank (collective).
-
-    Non-root ranks wait in the broadcast, so no rank is left hanging when rank 0's file work fails.
-    """
-    result, error = None, None
-    if decomp.is_root:
-        try:
-            result = fn()
-        except Exception as exc:  # noqa: BLE001 - re-raised on every rank below
-            error = exc
-    status = decomp.bcast((result, None if error is None else f"{type(error).__name__}: {error}"))
-    if error is not None:
-        raise error
-    if status[1] is not None:
-        raise OSError(f"rank 0 failed: {status[1]}")
-    return status[0]
-
-
-def now_iso() -> str:
-    """The current time, ISO 8601 in UTC, to the second."""
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-
-
-# --- attributes: python values <-> HDF5 attributes ------------------------------------------------
-def to_attr(value: Any) -> Any:
-    """An HDF5-storable form of ``value``, or None to skip it (None values are not stored).
-
-    Numbers and strings are stored as they are (strings as variable-length UTF-8: no size limit,
-    and parallel HDF5 accepts them in attributes); sequences of numbers as arrays, of strings as
-    string arrays; mappings and mixed sequences as a JSON string.
-    """
-    if value is None:
-        return None
-    if isinstance(value, (bool, np.bool_)):
-        return np.bool_(value)
-    if isinstance(value, (str, Number, np.generic)):
-        return value
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    if isinstance(value, np.ndarray) and value.dtype.kind not in "UO":
-        return value
-    if isinstance(value, (Sequence, np.ndarray)) and not isinstance(value, (bytes, bytearray)):
-        items = np.asarray(value).tolist() if isinstance(value, np.ndarray) else list(value)
-        if items and all(isinstance(v, str) for v in items):
-            return np.array(items, dtype=h5py.string_dtype())
-        if items and all(isinstance(v, Number) and not isinstance(v, bool) for v in items):
-            return np.asarray(items)
-    return json.dumps(value, default=str)
-
-
-def from_attr(value: Any) -> Any:
-    """A plain python value from an HDF5 attribute (bytes decoded, numpy scalars unwrapped)."""
-    if isinstance(value, bytes):
-        return value.decode("utf-8")
-    if isinstance(value, np.ndarray) and value.dtype.kind in "SO":
-        return [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in value.ravel()]
-    if isinstance(value, np.ndarray) and value.dtype.kind == "U":
-        return [str(v) for v in value.ravel()]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-def set_attrs(obj: h5py.HLObject, attrs: Mapping[str, Any]) -> None:
-    """Set every storable entry of ``attrs`` on an HDF5 group/dataset (skipping None)."""
-    for key, value in attrs.items():
-        v = to_attr(value)
-        if v is not None:
-            obj.attrs[key] = v
-
-
-def get_attrs(obj: h5py.HLObject) -> dict[str, Any]:
-    """All attributes of an HDF5 object as plain python values."""
-    return {k: from_attr(v) for k, v in obj.attrs.items()}
 
 
 # --- field specs (checked collectively: a mismatch raises on every rank, never hangs) -------------
@@ -338,8 +198,7 @@ def _root_attrs(attrs: Mapping[str, Any] | None, decomp, method: str) -> dict[st
 def write_fields(path: str | os.PathLike, decomp, fields: Mapping[str, np.ndarray],
                  attrs: Mapping[str, Any] | None = None,
                  component_names: Mapping[str, Sequence[str]] | None = None,
-                 grid: Grid | None = None, *, method: str = "auto", xdmf: bool = False,
-                 fsync: bool = True) -> str:
+                 grid: Grid | None = None, *, method: str = "auto", fsync: bool = True) -> str:
     """Write owned blocks of global fields into one HDF5 file (collective over ``decomp.cart``).
 
     Parameters
@@ -351,7 +210,6 @@ def write_fields(path: str | os.PathLike, decomp, fields: Mapping[str, np.ndarra
     component_names : name -> one name per component (default ``<name>0``, ``<name>1``, …).
     grid : the global grid (default ``decomp.grid``).
     method : ``"auto"`` (mpio if h5py is parallel, else gather), ``"mpio"`` or ``"gather"``.
-    xdmf : also write the XDMF sidecar ``<path>.xdmf`` (rank 0) for ParaView/VisIt.
     fsync : flush the file and the directory entry to disk before returning.
 
     Returns
@@ -373,21 +231,17 @@ def write_fields(path: str | os.PathLike, decomp, fields: Mapping[str, np.ndarra
         decomp.barrier()  # every rank has closed the file before it is renamed
     except BaseException:
         if decomp.is_root:
-            _remove_quietly(tmp)
+            remove_quietly(tmp)
         raise
 
     def publish() -> None:
         try:
             commit(tmp, path, fsync)
         except BaseException:
-            _remove_quietly(tmp)
+            remove_quietly(tmp)
             raise
-        if xdmf:
-            from .xdmf import write_xdmf
 
-            write_xdmf(path)
-
-    root_only(decomp, publish)  # also the final sync: the file exists for every rank on return
+    decomp.root_only(publish)  # also the final sync: the file exists for every rank on return
     log.info("wrote %s via %s (%d rank(s), fields %s)", path, method, decomp.size,
              ", ".join(s[0] for s in specs))
     return method
@@ -425,58 +279,3 @@ def read_owned(path: str | os.PathLike, decomp, names: Sequence[str]) -> dict[st
                                  f"grid has {decomp.grid.shape}")
             out[name] = d[tuple(decomp.global_slices)]
     return out
-
-
-# --- diagnostics history (one process) -----------------------------------------------------------
-def _column(values) -> np.ndarray:
-    a = np.asarray(values)
-    return a.astype(h5py.string_dtype()) if a.dtype.kind in "UO" else a
-
-
-def write_timeseries(path_h5: str | os.PathLike | None, path_csv: str | os.PathLike | None,
-                     columns: Mapping[str, Sequence], attrs: Mapping[str, Any] | None = None,
-                     fsync: bool = True) -> None:
-    """Write a diagnostics history (mass, entropy, …) as HDF5 and/or CSV. Call on rank 0 only.
-
-    ``columns`` maps a name to one value per record (all the same length). HDF5: one 1-D dataset
-    per column under ``/timeseries`` (root attr ``columns`` keeps the order); CSV: a header line
-    and one row per record. Both are written under temporary names and renamed.
-    """
-    lengths = {k: len(v) for k, v in columns.items()}
-    if len(set(lengths.values())) > 1:
-        raise ValueError(f"write_timeseries: columns differ in length: {lengths}")
-    if path_h5 is not None:
-        path_h5 = Path(path_h5)
-        path_h5.parent.mkdir(parents=True, exist_ok=True)
-        tmp = temp_name(path_h5)
-        try:
-            with h5py.File(tmp, "w") as f:
-                g = f.create_group("timeseries")
-                for name, values in columns.items():
-                    g.create_dataset(name, data=_column(values))
-                set_attrs(f, {**(attrs or {}), "columns": list(columns), "hpcclose_version": __version__,
-                              "created": now_iso(), "complete": True})
-            commit(tmp, path_h5, fsync)
-        except BaseException:
-            _remove_quietly(tmp)
-            raise
-    if path_csv is not None:
-        # Python floats print as the shortest string that round-trips: no precision is lost.
-        buf = io.StringIO()
-        out = csv.writer(buf, lineterminator="\n")
-        out.writerow(list(columns))
-        out.writerows(zip(*(np.asarray(v).tolist() for v in columns.values()), strict=True))
-        atomic_write_text(path_csv, buf.getvalue(), fsync)
-
-
-def read_timeseries(path_h5: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Columns (in written order) and root attributes of a :func:`write_timeseries` HDF5 file."""
-    with h5py.File(path_h5, "r") as f:
-        attrs = get_attrs(f)
-        g = f["timeseries"]
-        order = attrs.get("columns", list(g))
-        cols = {}
-        for name in order:
-            d = g[name]
-            cols[name] = d.asstr()[...] if h5py.check_string_dtype(d.dtype) else d[...]
-        return cols, attrs
