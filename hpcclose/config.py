@@ -109,6 +109,8 @@ class OutputConfig(_Section):
     every: float | None = Field(None, gt=0.0, description="simulated time between field outputs")
     every_steps: int | None = Field(None, ge=1)
     checkpoint_every_steps: int | None = Field(None, ge=1)
+    checkpoint_every_seconds: float | None = Field(None, gt=0.0, description="wall-clock seconds between "
+                                                   "checkpoints (decided on the slowest rank's clock)")
     progress: bool = True
 
 

@@ -1,4 +1,4 @@
-"""Per-step diagnostics (reduced over ranks) and per-phase wall-clock timers.
+"""Per-step diagnostics (reduced over ranks), the closure statistics of a step, and per-phase timers.
 
 Kept as a time series of plain records so output code can write them as HDF5/CSV and the summary
 can report changes over the run.
@@ -6,11 +6,17 @@ can report changes over the run.
 
 from __future__ import annotations
 
+import math
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
-PHASES = ("closure", "halo", "flux", "io", "other")
+import numpy as np
+
+#: Timed phases: the stages' closure, halo exchange and flux, the end-of-step reduction, output.
+PHASES = ("closure", "halo", "flux", "reduce", "io", "other")
+#: The phases a step's own stages spend time in (recorded per step).
+STAGE_PHASES = ("closure", "halo", "flux")
 
 
 class PhaseTimer:
@@ -27,10 +33,6 @@ class PhaseTimer:
         finally:
             self.totals[phase] += time.perf_counter() - t0
 
-    def snapshot(self) -> dict[str, float]:
-        """Cumulative seconds per timed phase, as StepRecord fields (closure_s, halo_s, …)."""
-        return {f"{k}_s": v for k, v in self.totals.items() if k != "other"}
-
     def shares(self, wall: float) -> dict[str, float]:
         """Fraction of ``wall`` per phase; 'other' absorbs what the named phases did not time."""
         timed = sum(v for k, v in self.totals.items() if k != "other")
@@ -40,11 +42,55 @@ class PhaseTimer:
 
 
 @dataclass
-class StepRecord:
-    """Diagnostics of the state at the start of ``step`` (time ``t``), global over ranks."""
+class StepStats:
+    """What one step did on this rank, over every stage: closure statistics, entropy, times.
+
+    ``first_failure``: (owned-cell numbers, their moments, stage) of the first closure call of the step
+    that left cells unsolved, for the guard's message.
+    """
 
     step: int
     t: float
+    started: float = field(default_factory=time.perf_counter)
+    solves: int = 0
+    iterations: float = 0.0
+    iterations_max: int = 0
+    regularised: int = 0
+    reg_r_max: float = 0.0
+    failed: int = 0
+    stages: int = 0
+    first_failure: tuple | None = None
+    entropy: float = math.nan
+    wall: float = 0.0
+    phase_totals: dict[str, float] = field(default_factory=dict)  # the timer's totals when the step began
+
+    def add(self, stats, u2: np.ndarray) -> None:
+        """Fold in one closure call (``stats``: ClosureStats) on the moments ``u2`` (ncells, n)."""
+        self.solves += stats.ncells
+        self.iterations += stats.iterations_mean * stats.ncells
+        self.iterations_max = max(self.iterations_max, int(stats.iterations_max))
+        self.regularised += int(stats.regularised.size)
+        if stats.reg_r.size:
+            self.reg_r_max = max(self.reg_r_max, float(np.max(stats.reg_r)))
+        self.failed += int(stats.failed.size)
+        if stats.failed.size and self.first_failure is None:
+            self.first_failure = (stats.failed, u2[stats.failed], self.stages)
+        self.stages += 1
+
+
+@dataclass
+class StepRecord:
+    """One step, global over ranks: the state at its start and what the step did (every stage).
+
+    ``mass``, ``entropy``, ``min_u0``, ``margin``: the state at time ``t`` (the start of the step);
+    ``iterations_*``, ``regularised`` (cell-solves regularised), ``reg_r_max`` (their largest r),
+    ``failed``: the closure over all stages; ``wall`` and ``<phase>_s``: seconds of the step's stages on
+    the slowest rank (the end-of-step reduction and output are in the run's phase totals).
+    """
+
+    step: int
+    t: float
+    dt: float
     mass: float
     entropy: float
     min_u0: float
@@ -52,12 +98,12 @@ class StepRecord:
     iterations_mean: float
     iterations_max: int
     regularised: int
+    reg_r_max: float
     failed: int
     wall: float
     closure_s: float = 0.0
     halo_s: float = 0.0
     flux_s: float = 0.0
-    io_s: float = 0.0
 
 
 @dataclass

@@ -107,11 +107,10 @@ def histories(diagnostics: Path, out: Path) -> Path:
     axes[1, 0].plot(t, cols["iterations_mean"], label="closure iterations (mean)")
     axes[1, 0].set(title="state and closure", xlabel="t")
     axes[1, 0].legend(fontsize=8)
-    for phase in ("closure", "halo", "flux", "io"):
-        key = f"{phase}_s"
+    for key, label in (("wall", "step"), ("closure_s", "closure"), ("halo_s", "halo"), ("flux_s", "flux")):
         if key in cols:
-            axes[1, 1].plot(t[1:], np.diff(np.asarray(cols[key], float)), label=phase)
-    axes[1, 1].set(title="wall time per step by phase [s]", xlabel="t", yscale="log")
+            axes[1, 1].plot(t, np.asarray(cols[key], float), label=label)
+    axes[1, 1].set(title="wall time per step, slowest rank [s]", xlabel="t", yscale="log")
     axes[1, 1].legend(fontsize=8)
     for ax in axes.ravel():
         ax.grid(alpha=0.3)

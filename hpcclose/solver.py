@@ -15,9 +15,9 @@ import time
 import numpy as np
 
 from . import config as config_mod
-from .closures import ClosureStats, get_closure
-from .diagnostics import History, PhaseTimer, StepRecord
-from .errors import InputError, RealizabilityError
+from .closures import get_closure
+from .diagnostics import History, PhaseTimer, StepStats
+from .errors import InputError
 from .grid import Grid
 from .parallel.decomp import Decomposition
 from .parallel.halo import HaloExchange
@@ -26,6 +26,7 @@ from .scheme import flux as fluxmod
 from .scheme.boundary import apply_boundaries
 from .scheme.integrators import get_integrator
 from .scheme.sources import Sources
+from .stepping import Observers, StateGuard, StepRecorder
 from .velocity import gauss_legendre, make_basis, sphere_product
 
 log = logging.getLogger("hpcclose")
@@ -82,15 +83,20 @@ class Simulation:
                              f"positivity-preserving step {limit:.3g}·Δx/max|v| for order {s.order})")
         self.dt = fluxmod.max_stable_dt(self.grid.spacing[::-1], np.abs(self.vel).max(axis=0), s.order, s.theta,
                                         cfl=s.cfl * limit)
-        self.integrator = get_integrator(s.integrator, self._rhs, self.u)
+        reconstruct = s.realizability_reconstruction and not self.closure.linear
+        self.integrator = get_integrator(s.integrator, self._rhs, self.u, first_stage=self._first_stage,
+                                         project=self._reconstruct if reconstruct else None)
 
         self.t, self.step_count = 0.0, 0
         self.alpha = None  # α of the owned cells at the last closure call (the warm start)
+        self._projected = False  # the stage input was just reconstructed: its α is self.alpha
         self.timer = PhaseTimer()
         self.history = History()
-        self._stage = 0
-        self._pending_failure = None
-        self._check_state("initial state")
+        self.step_stats = StepStats(self.step_count, self.t)
+        # end of every step: the recorder files the step, then the guard checks the new state
+        self.guard = StateGuard()
+        self.observers = Observers(StepRecorder(self.guard), self.guard)
+        self.guard.check(self, "initial state")
 
     @staticmethod
     def _closure_options(cfg: config_mod.Config) -> dict:
@@ -107,30 +113,32 @@ class Simulation:
             opts.setdefault("check", False)
         return opts
 
-    # --- the right-hand side ----------------------------------------------------------------------
+    # --- the right-hand side and the integrator's hooks ----------------------------------------------
     def _close(self, u: np.ndarray) -> np.ndarray:
-        """α for owned cells, warm-started; failures handled collectively as configured."""
+        """α for owned cells, warm-started; the call's statistics go into the step's."""
+        u2 = u.reshape(-1, self.n)
         with self.timer("closure"):
-            alpha, stats = self.closure.multipliers(u.reshape(-1, self.n), self.alpha)
+            alpha, stats = self.closure.multipliers(u2, self.alpha)
         self.alpha = alpha
-        # failed cells hold finite (isotropic) α, so the stage can finish; the failure is reported by
-        # the next guard, which is collective anyway (no extra reduction per stage)
-        if stats.failed.size and self.cfg.closure.on_failure == "abort" and self._pending_failure is None:
-            rows = u.reshape(-1, self.n)[stats.failed]
-            self._pending_failure = (stats.failed, rows, f"t = {self.t:.6g}, step {self.step_count}, stage "
-                                     f"{self._stage}: closure failed to converge")
-        return alpha, stats
+        # failed cells hold finite (isotropic) α, so the stage can finish; the guard reports them
+        self.step_stats.add(stats, u2)
+        return alpha
+
+    def _reconstruct(self, u: np.ndarray) -> None:
+        """Realizability reconstruction of a stage input: u ← ⟨m G_α(u)⟩ (its α is kept for the rhs)."""
+        alpha = self._close(u)
+        u[...] = self.closure.moments(alpha).reshape(u.shape)
+        self._projected = True
+
+    def _first_stage(self, u: np.ndarray) -> None:
+        """The step's start state and its α are at hand: take its entropy for the step's record."""
+        with self.timer("other"):
+            self.step_stats.entropy = float(self.closure.entropy(u.reshape(-1, self.n), self.alpha).sum())
 
     def _rhs(self, u: np.ndarray, t: float) -> np.ndarray:
-        if self._stage == 0:  # u is the state at the start of the step: guard it, then diagnose it
-            with self.timer("other"):
-                self._check_state(f"t = {self.t:.6g}, step {self.step_count}")
-        alpha, stats = self._close(u)
-        if self.cfg.scheme.realizability_reconstruction and not self.closure.linear:
-            u[...] = self.closure.moments(alpha).reshape(u.shape)  # state := moments of the ansatz
-        if self._stage == 0:
-            with self.timer("other"):
-                self._record(u, alpha, stats)
+        """du/dt of the moment system at the stage input u: closure, halo, nodal values, flux, sources."""
+        alpha = self.alpha if self._projected else self._close(u)
+        self._projected = False
         # owned nodal values are computed while the ghost α are in flight (overlap), ghosts after
         owned, m, linear = self.decomp.owned, self.closure.m, self.closure.linear
         with self.timer("halo"):
@@ -152,18 +160,23 @@ class Simulation:
                 fluxmod.flux_divergence_2d(self.f_ext, self.vel[:, 0], self.vel[:, 1], self.closure.w,
                                            self.closure.m, dx, dy, s.order, s.theta, self.du)
             self.sources.apply(u, self.du)
-        self._stage += 1
         return self.du
 
     # --- stepping ------------------------------------------------------------------------------------
     def step(self, t_stop: float | None = None) -> float:
-        """Advance one time step, clipped to t_final (and to ``t_stop``, e.g. an output time)."""
-        dt = min(self.dt, self.cfg.scheme.t_final - self.t, np.inf if t_stop is None else t_stop - self.t)
-        self._stage = 0
-        self._step_start = time.perf_counter()
+        """Advance one time step, then run the end-of-step observers (guard, recorder, outputs, …).
+
+        The step is clipped to t_final, to the next time an observer must land on (an output time) and
+        to ``t_stop`` if given.
+        """
+        stops = [self.cfg.scheme.t_final, self.observers.next_time(), t_stop]
+        dt = min(self.dt, *(t - self.t for t in stops if t is not None))
+        self.step_stats = StepStats(self.step_count, self.t, phase_totals=dict(self.timer.totals))
         self.integrator.step(self.u, self.t, dt)
         self.t += dt
         self.step_count += 1
+        self.step_stats.wall = time.perf_counter() - self.step_stats.started
+        self.observers.end_of_step(self)
         return dt
 
     def done(self) -> bool:
@@ -174,7 +187,7 @@ class Simulation:
     def prime(self) -> np.ndarray:
         """Close the current state once if no α is known yet (for output before the first step)."""
         if self.alpha is None:
-            self.alpha, _ = self._close(self.u)
+            self._close(self.u)
         return self.alpha
 
     def restore(self, u: np.ndarray, alpha: np.ndarray | None, t: float, step: int) -> None:
@@ -184,74 +197,7 @@ class Simulation:
         self.u[...] = u
         self.alpha = None if alpha is None else np.ascontiguousarray(alpha.reshape(-1, self.n))
         self.t, self.step_count = float(t), int(step)
-        self._check_state(f"restart at t = {self.t:.6g}, step {self.step_count}")
-
-    def finalize(self) -> StepRecord:
-        """Guard and diagnose the final state (one extra closure call); returns its record."""
-        self._check_state(f"t = {self.t:.6g}, step {self.step_count}")
-        self._step_start = time.perf_counter()
-        alpha, stats = self._close(self.u)
-        return self._record(self.u, alpha, stats)
-
-    # --- diagnostics and guards -----------------------------------------------------------------------
-    def _record(self, u: np.ndarray, alpha: np.ndarray, stats: ClosureStats) -> StepRecord:
-        d, vol, u2 = self.decomp, self.grid.cell_volume, u.reshape(-1, self.n)
-        h = self.closure.entropy(u2, alpha)
-        local = np.array([u2[:, 0].sum() * vol, h.sum() * vol, stats.iterations_mean * stats.ncells,
-                          stats.regularised.size, stats.failed.size, stats.ncells])
-        mins = np.array([u2[:, 0].min(), self._last_margin, -stats.iterations_max])
-        tot, mn = d.sum(local), d.min(mins)
-        rec = StepRecord(step=self.step_count, t=self.t, mass=tot[0], entropy=tot[1], min_u0=mn[0],
-                         margin=mn[1], iterations_mean=tot[2] / max(tot[5], 1), iterations_max=int(-mn[2]),
-                         regularised=int(tot[3]), failed=int(tot[4]),
-                         wall=time.perf_counter() - getattr(self, "_step_start", time.perf_counter()),
-                         **self.timer.snapshot())
-        self.history.append(rec)
-        return rec
-
-    def _margin(self, u2: np.ndarray) -> np.ndarray:
-        """Realizability margin per cell (P_N needs none: its state may leave the realizable set)."""
-        if self.closure.linear:
-            return np.where(np.isfinite(u2[:, 0]), np.inf, np.nan)
-        return self.basis.realizability_margin(u2)
-
-    def _check_state(self, when: str) -> None:
-        """Stop every rank with a clear message if any owned cell is non-finite or non-realizable.
-
-        The smallest margin is kept for the step's diagnostics (computed once per step).
-        """
-        u2 = self.u.reshape(-1, self.n)
-        margin = self._margin(u2)
-        self._last_margin = float(margin.min()) if margin.size else np.inf
-        bad = ~(margin > 0.0) | ~np.all(np.isfinite(u2), axis=1)
-        failed = self._pending_failure
-        nbad, nfailed = self.decomp.sum(np.array([bad.sum(), 0 if failed is None else failed[0].size]))
-        if nbad > 0:
-            cells = np.flatnonzero(bad)
-            self._raise_collective(cells, u2[cells], f"{when}: non-finite or non-realizable moments")
-        if nfailed > 0:
-            self._raise_collective(*(failed or (np.zeros(0, np.int64), np.zeros((0, self.n)), "")))
-
-    def _raise_collective(self, cells: np.ndarray, rows: np.ndarray, what: str) -> None:
-        """Raise the same RealizabilityError on all ranks, naming the first bad cell (global index).
-
-        ``cells`` are this rank's owned-cell numbers (maybe none), ``rows`` their moments; ``what`` is
-        taken from the rank that owns the first cell.
-        """
-        d = self.decomp
-        first = d.global_cell_index(int(cells[0])) if cells.size else None
-        key = np.ravel_multi_index(first, self.grid.shape) if first else np.iinfo(np.int64).max
-        gkey = d.min(int(key))
-        count = d.sum(int(cells.size))
-        mine = first is not None and key == gkey
-        owner = d.max(d.rank if mine else -1)
-        info = (first, rows[0].tolist(), what) if mine else None
-        first, moments, what = d.bcast(info, root=owner)
-        axes = ", ".join(f"{a}={i}" for a, i in zip(self.grid.axis_names, first, strict=True))
-        err = RealizabilityError(f"{what} in {count} cell(s); first: global cell ({axes}), "
-                                 f"u = {np.array2string(np.array(moments), precision=6)}")
-        err.collective = True
-        raise err
+        self.guard.check(self, f"restart at t = {self.t:.6g}, step {self.step_count}")
 
     # --- summary ---------------------------------------------------------------------------------------
     def describe(self) -> str:

@@ -11,6 +11,7 @@ mpi4py is imported lazily: importing this module (e.g. for :func:`block_sizes`) 
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable
 from math import prod
 from typing import Any
@@ -206,6 +207,12 @@ class Decomposition:
         if all(0 <= i < n for i, n in zip(loc, self.local_shape, strict=True)):
             return loc
         return None
+
+    def rank_of(self, global_index) -> int:
+        """The rank owning the global cell ``global_index`` (per-axis indices); no communication."""
+        coords = [bisect_right(block_offsets(n, p), int(i)) - 1
+                  for i, n, p in zip(global_index, self.grid.cells, self.dims, strict=True)]
+        return self.cart.Get_cart_rank(coords)
 
     def global_cell_index(self, flat):
         """Global (per-axis) index of owned cell(s) numbered ``flat`` in C order, as closures see them.

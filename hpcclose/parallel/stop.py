@@ -1,7 +1,7 @@
 """Clean stops: SIGTERM (what SLURM sends before the time limit) or a STOP file in the run directory.
 
-Any rank noticing either sets its flag; :meth:`StopRequest.requested` combines the flags of all ranks
-(one small allreduce, checked once per step), so every rank stops at the same step and can write the
+Any rank noticing either sets its flag; the flags of all ranks are combined in the step's reduction
+(:class:`hpcclose.stepping.outputs.StopCheck`), so every rank stops at the same step and can write the
 checkpoint together.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 
 class StopRequest:
-    """Installs the SIGTERM handler on construction; ``requested(decomp)`` is collective."""
+    """Installs the SIGTERM handler on construction; :meth:`local` is this rank's view."""
 
     def __init__(self, stop_file: Path | None = None, signals=(signal.SIGTERM,)):
         self.stop_file = stop_file
@@ -24,10 +24,11 @@ class StopRequest:
         self.flag = True
         self.reason = signal.Signals(signum).name
 
-    def requested(self, decomp) -> bool:
+    def local(self, decomp) -> bool:
+        """This rank's flag (rank 0 also looks for the stop file); combine it over ranks to decide."""
         if not self.flag and self.stop_file is not None and decomp.is_root and self.stop_file.exists():
             self.flag, self.reason = True, f"stop file {self.stop_file}"
-        return bool(decomp.max(int(self.flag)))
+        return self.flag
 
     def restore(self) -> None:
         for s, h in self._previous.items():

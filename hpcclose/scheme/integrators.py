@@ -7,6 +7,14 @@ time step of the spatial scheme (:func:`hpcclose.scheme.flux.max_stable_dt`) car
 the next call. It must not return ``u`` itself. One stage array is allocated at construction (the
 low-storage Shu–Osher forms need no more); :meth:`Integrator.step` updates ``u`` in place with no
 further allocation. Stage times: Euler t; SSP-RK2 t, t + Δt; SSP-RK3 t, t + Δt, t + Δt/2.
+
+Two optional hooks make what happens around a stage explicit instead of hidden in ``rhs``:
+
+- ``project(u_stage)`` is called on every stage input before ``rhs`` and may replace it in place (the
+  realizability reconstruction u ← ⟨m G_α(u)⟩ of KiT-RT); the stage combinations then use it;
+- ``first_stage(u)`` is called once per step, right after the first ``rhs`` evaluation and before ``u``
+  changes: the state at the start of the step and everything ``rhs`` computed from it are at hand
+  (the step's diagnostics are taken there).
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import numpy as np
 from numba import njit, prange
 
 Rhs = Callable[[np.ndarray, float], np.ndarray]
+Hook = Callable[[np.ndarray], None]
 
 
 @njit(parallel=True, cache=True)
@@ -46,15 +55,27 @@ class Integrator:
         if cls.name:
             Integrator._registry[cls.name] = cls
 
-    def __init__(self, rhs: Rhs, like: np.ndarray):
+    def __init__(self, rhs: Rhs, like: np.ndarray, project: Hook | None = None,
+                 first_stage: Hook | None = None):
         self.rhs = rhs
+        self.project = project
+        self.first_stage = first_stage
         self._v = np.empty(np.shape(like), dtype=np.float64)  # the one stage array all schemes need
 
     def _L(self, u: np.ndarray, t: float) -> np.ndarray:
+        if self.project is not None:
+            self.project(u)
         du = self.rhs(u, t)
         if du is u or du.shape != u.shape:
             raise ValueError(f"rhs must return a separate array of shape {u.shape}")
         return _flat(du)
+
+    def _L0(self, u: np.ndarray, t: float) -> np.ndarray:
+        """The first stage: L(u, t), then the first-stage hook while u is still the step's start state."""
+        du = self._L(u, t)
+        if self.first_stage is not None:
+            self.first_stage(u)
+        return du
 
     def step(self, u: np.ndarray, t: float, dt: float) -> np.ndarray:
         """Advance u from t to t + dt in place; returns u."""
@@ -73,7 +94,7 @@ class ForwardEuler(Integrator):
     name, order, stages = "euler", 1, 1
 
     def _step(self, u, uf, vf, t, dt):
-        du = self._L(u, t)
+        du = self._L0(u, t)
         _combine(uf, 1.0, uf, dt, du, 0.0, du)
 
 
@@ -83,7 +104,7 @@ class SSPRK2(Integrator):
     name, order, stages = "ssprk2", 2, 2
 
     def _step(self, u, uf, vf, t, dt):
-        du = self._L(u, t)
+        du = self._L0(u, t)
         _combine(vf, 1.0, uf, dt, du, 0.0, du)
         du = self._L(self._v, t + dt)
         _combine(uf, 0.5, uf, 0.5, vf, 0.5 * dt, du)
@@ -95,7 +116,7 @@ class SSPRK3(Integrator):
     name, order, stages = "ssprk3", 3, 3
 
     def _step(self, u, uf, vf, t, dt):
-        du = self._L(u, t)
+        du = self._L0(u, t)
         _combine(vf, 1.0, uf, dt, du, 0.0, du)
         du = self._L(self._v, t + dt)
         _combine(vf, 0.75, uf, 0.25, vf, 0.25 * dt, du)
@@ -108,10 +129,11 @@ def available() -> list[str]:
     return sorted(Integrator._registry)
 
 
-def get_integrator(name: str, rhs: Rhs, like: np.ndarray) -> Integrator:
-    """Build the integrator registered as ``name`` for states shaped like ``like``."""
+def get_integrator(name: str, rhs: Rhs, like: np.ndarray, project: Hook | None = None,
+                   first_stage: Hook | None = None) -> Integrator:
+    """Build the integrator registered as ``name`` for states shaped like ``like`` (hooks: see the module)."""
     try:
         cls = Integrator._registry[name]
     except KeyError:
         raise ValueError(f"unknown time integrator {name!r}; available: {', '.join(available())}") from None
-    return cls(rhs, like)
+    return cls(rhs, like, project, first_stage)

@@ -20,5 +20,5 @@ def test_input_runs_as_given(path):
     sim = Simulation(config.load(path, ["scheme.max_steps=2"]), comm=MPI.COMM_SELF)
     while not sim.done():
         sim.step()
-    rec = sim.finalize()
-    assert np.all(np.isfinite(sim.u)) and rec.failed == 0 and rec.min_u0 > 0
+    rec = sim.history.records[-1]
+    assert np.all(np.isfinite(sim.u)) and rec.failed == 0 and rec.min_u0 > 0 and sim.guard.state.min_u0 > 0

@@ -1,0 +1,16 @@
+"""What happens at the end of every step: observers on one schedule, with one fused reduction.
+
+``schedule`` (when), ``reduction`` (one allreduce of sums and extrema), ``observers`` (the protocol and
+the ordered set a Simulation runs), ``guard`` (state and closure-failure check), ``recorder`` (the
+diagnostics history), ``outputs`` (field files, checkpoints, the stop check).
+"""
+
+from .guard import StateGuard, StateSummary
+from .observers import Observer, Observers
+from .outputs import Checkpointer, FieldWriter, StopCheck
+from .recorder import StepRecorder
+from .reduction import FusedReduction
+from .schedule import Schedule
+
+__all__ = ["Checkpointer", "FieldWriter", "FusedReduction", "Observer", "Observers", "Schedule", "StateGuard",
+           "StateSummary", "StepRecorder", "StopCheck"]
