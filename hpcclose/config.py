@@ -97,11 +97,20 @@ class ClosureConfig(BaseModel):
 class SchemeConfig(_Section):
     order: Literal[1, 2] = 2
     theta: float = Field(2.0, ge=1.0, le=2.0, description="minmod limiter parameter")
-    integrator: Literal["euler", "ssprk2", "ssprk3"] = "ssprk2"
+    integrator: str = Field("ssprk2", description="a registered time integrator (euler, ssprk2, ssprk3)")
     cfl: float = Field(0.95, gt=0.0, description="fraction of the realizability-preserving time step")
     t_final: float = Field(gt=0.0)
     max_steps: int | None = Field(None, ge=1)
     realizability_reconstruction: bool = False
+
+    @field_validator("integrator")
+    @classmethod
+    def _registered(cls, v):
+        from .scheme.integrators import available
+
+        if v not in available():
+            raise ValueError(f"unknown time integrator {v!r}; available: {', '.join(available())}")
+        return v
 
 
 class OutputConfig(_Section):

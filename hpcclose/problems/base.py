@@ -15,7 +15,7 @@ from typing import ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ..errors import InputError
+from ..registry import Registry
 from ..scheme.boundary import BoundaryCondition
 from ..velocity import Basis, Quadrature
 
@@ -41,12 +41,13 @@ class Problem(ABC):
     name: ClassVar[str] = ""
     dim: ClassVar[int] = 1
     Params: ClassVar[type[Params]] = Params
-    _registry: ClassVar[dict[str, type[Problem]]] = {}
+    registry: ClassVar[Registry] = Registry("problem", "problem.name", tuple(
+        f"{__package__}.{m}" for m in ("checkerboard", "inflow", "line_source", "periodic1d", "periodic2d",
+                                       "plane_source")))
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        if cls.name:
-            Problem._registry[cls.name] = cls
+        Problem.registry.add(cls)
 
     def __init__(self, params: dict, source: str = "<input>"):
         try:
@@ -101,20 +102,10 @@ def cell_average(func, centres: tuple[np.ndarray, ...], spacing: tuple[float, ..
 
 
 def available() -> list[str]:
-    _import_builtin()
-    return sorted(Problem._registry)
+    """Names of the registered problems."""
+    return Problem.registry.names()
 
 
 def get_problem(name: str, params: dict, source: str = "<input>") -> Problem:
     """Instantiate the problem registered as ``name`` with its validated parameters."""
-    _import_builtin()
-    try:
-        cls = Problem._registry[name]
-    except KeyError:
-        raise InputError(f"{source}: problem.name: unknown problem {name!r}; available: "
-                         f"{', '.join(available())}") from None
-    return cls(params, source)
-
-
-def _import_builtin() -> None:
-    from . import checkerboard, inflow, line_source, periodic1d, periodic2d, plane_source  # noqa: F401
+    return Problem.registry.lookup(name, source)(params, source)

@@ -25,6 +25,8 @@ from typing import ClassVar
 import numpy as np
 from numba import njit, prange
 
+from ..registry import Registry
+
 Rhs = Callable[[np.ndarray, float], np.ndarray]
 Hook = Callable[[np.ndarray], None]
 
@@ -48,12 +50,11 @@ class Integrator:
     name: ClassVar[str] = ""
     order: ClassVar[int] = 0
     stages: ClassVar[int] = 0
-    _registry: ClassVar[dict[str, type[Integrator]]] = {}
+    registry: ClassVar[Registry] = Registry("time integrator", "scheme.integrator")
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        if cls.name:
-            Integrator._registry[cls.name] = cls
+        Integrator.registry.add(cls)
 
     def __init__(self, rhs: Rhs, like: np.ndarray, project: Hook | None = None,
                  first_stage: Hook | None = None):
@@ -126,14 +127,10 @@ class SSPRK3(Integrator):
 
 def available() -> list[str]:
     """Names of the registered integrators."""
-    return sorted(Integrator._registry)
+    return Integrator.registry.names()
 
 
 def get_integrator(name: str, rhs: Rhs, like: np.ndarray, project: Hook | None = None,
                    first_stage: Hook | None = None) -> Integrator:
     """Build the integrator registered as ``name`` for states shaped like ``like`` (hooks: see the module)."""
-    try:
-        cls = Integrator._registry[name]
-    except KeyError:
-        raise ValueError(f"unknown time integrator {name!r}; available: {', '.join(available())}") from None
-    return cls(rhs, like, project, first_stage)
+    return Integrator.registry.lookup(name)(rhs, like, project, first_stage)

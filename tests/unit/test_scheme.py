@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from hpcclose.errors import InputError
 from hpcclose.scheme import (
     NG,
     BoundaryCondition,
@@ -349,7 +350,7 @@ def test_integrators_reach_their_order(name, order):
 
 def test_integrator_registry_and_guards():
     assert available_integrators() == ["euler", "ssprk2", "ssprk3"]
-    with pytest.raises(ValueError, match="unknown time integrator"):
+    with pytest.raises(InputError, match="scheme.integrator: unknown time integrator 'rk4'; available: euler"):
         get_integrator("rk4", lambda u, t: u, np.zeros(3))
     stepper = get_integrator("euler", lambda u, t: u, np.zeros(3))
     with pytest.raises(ValueError):
