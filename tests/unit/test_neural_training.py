@@ -112,7 +112,7 @@ def test_monotone_trains_with_monotonicity_loss(tmp_path):
 def test_paper_units_follow_each_networks_output_scaling():
     """[B] Table 1's units: Keras means over components; an entropy network's h̃ and α̃ in units of the h̃
     range; a monotone network's α̃ scaled to [−1, 1] by the α̃ range and its h̃ unscaled."""
-    from hpcclose.training.train import paper_units
+    from hpcclose.training.evaluation import paper_units
 
     dh = np.array([0.2, -0.2])
     da = np.array([[0.4, 0.0], [0.0, -0.4]])
@@ -199,7 +199,7 @@ def test_local_monotonicity_term_is_the_symmetric_jacobians_negative_part(tmp_pa
     from hpcclose.closures.neural import export, models
     from hpcclose.training import losses
     from hpcclose.training.convexity import derivatives
-    from hpcclose.training.train import velocity
+    from hpcclose.training.samples import velocity
 
     text = (cfg_text(tmp_path, kind="monotone", width=8, depth=1, epochs=3, lr=5e-2)
             .replace("checkpoint_every = 2", "checkpoint_every = 2\nlbfgs_iterations = 3")
@@ -251,7 +251,7 @@ def test_random_realizable_points_cover_the_dense_test_region():
 def test_extra_balls_add_interior_points(tmp_path):
     """[[data.extra]] adds Sobol points of smaller balls (own seeds) to the B_{M,τ} sample, records them
     in the provenance, and is refused with any sampler but sobol."""
-    from hpcclose.training.train import load_data, velocity
+    from hpcclose.training.samples import load_data, velocity
 
     text = cfg_text(tmp_path, data=SOBOL + "\n\n[[data.extra]]\nmax_norm = 1.5\ncount = 50")
     cfg = config.parse(text, "t.toml")

@@ -140,7 +140,7 @@ U_SAMPLED = ["--moments", "0.06"]
 
 
 @pytest.mark.parametrize("name, where, limits", [
-    # [B] Table 1 validation MSEs in [B]'s units (train.paper_units: Keras means over components; ICNN h, α
+    # [B] Table 1 validation MSEs in [B]'s units (evaluation.paper_units: Keras means over components; ICNN h, α
     # divided by the training set's h range, [B] eq. 69–70; monotone α scaled to [−1, 1] by its range, h
     # unscaled — as in [B]'s code)
     ("ICNN10x7_M1_1D", b_points(50.0, 1e-7), {"b_mse_h": 7.87e-7, "b_mse_alpha": 7.52e-4, "b_mse_u": 1.47e-6}),
