@@ -9,11 +9,12 @@ LOGS    := .test-logs
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 
-.PHONY: setup demo test test-serial test-mpi lint clean help
+.PHONY: setup demo test test-fast test-serial test-mpi lint clean help
 
 help:
 	@echo "make demo   set up if needed, then run the demo job"
 	@echo "make test   set up if needed, then run the whole test suite (serial + MPI on 2 and 3 ranks)"
+	@echo "make test-fast  the serial unit tests without those marked slow (training, CLI and mpiexec runs): < 1 min"
 	@echo "make setup  install MPICH, parallel HDF5 and the Python environment in $(VENV)"
 
 setup:
@@ -28,6 +29,12 @@ demo: setup
 test: setup
 	@$(MAKE) --no-print-directory lint test-serial test-mpi
 	@$(PY) scripts/test_summary.py $(LOGS)/serial.log $(LOGS)/mpi2.log $(LOGS)/mpi3.log $(LOGS)/mpi4.log
+
+# The quick tier for working: the unit tests marked @pytest.mark.slow (over ~1 s, or launching processes:
+# training, CLI runs, mpiexec) are left out; the environment must exist (make setup). One Numba thread:
+# on a small or shared machine a parallel kernel's threads wait for each other (this tier ran 4x slower).
+test-fast:
+	NUMBA_NUM_THREADS=1 $(PY) -m pytest tests/unit -q -m "not slow" --timeout=600
 
 test-serial:
 	@mkdir -p $(LOGS)

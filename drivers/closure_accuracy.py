@@ -37,7 +37,7 @@ from hpcclose.closures import Closure, get_closure
 from hpcclose.data import sampling
 from hpcclose.data.datasets import Dataset
 from hpcclose.errors import InputError, script_main
-from hpcclose.velocity import Basis, Quadrature, gauss_legendre, make_basis
+from hpcclose.velocity import Basis, Quadrature, ansatz, gauss_legendre, make_basis
 
 # [A] 4.1.1 test grids of α̃ per moment order N: (points per axis, bounds)
 TEST_GRIDS = {1: (52_000, (-65.0, 65.0)), 2: (200, (-10.0, 10.0))}
@@ -52,7 +52,7 @@ def normalised_test_set(basis: Basis, quad: Quadrature, subsample: int = 1) -> D
         raise InputError(f"--order: [A] 4.1.1 defines test sets for the 1D N = 1 and N = 2 closures only, "
                          f"got the {basis.describe()}")
     size, bounds = TEST_GRIDS[basis.N]
-    at = sampling.grid_alpha(basis.n - 1, size, bounds)[::subsample]
+    at = ansatz.grid_alpha(basis.n - 1, size, bounds)[::subsample]
     return sampling.complete(at, basis, quad, sampler="grid", bounds=list(bounds), subsample=subsample)
 
 

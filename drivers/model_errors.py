@@ -8,7 +8,7 @@ The points are drawn as in training ([B] eq. 110: scrambled Sobol in the ball �
 the model's own training data (from its file); a list of τ values gives one line each, which shows how the
 errors change towards the realizable boundary (small τ) or away from it. Reported: MSE of h̃, α̃ and the
 moments, and MAE of α̃, in the units of [B] Table 1 as [B]'s code computes them
-(hpcclose.training.train.paper_units: averaged over components; ICNN h̃ and α̃ divided by the training
+(hpcclose.training.evaluation.paper_units: averaged over components; ICNN h̃ and α̃ divided by the training
 set's h̃ range, monotone α̃ scaled to [−1, 1] by the training set's α̃ range and h̃ unscaled), as in
 `hpcclose train`'s validation report and tests/unit/test_shipped_models.py.
 
@@ -32,7 +32,8 @@ import numpy as np
 from hpcclose.closures.neural import export
 from hpcclose.data import moment_sampling, sampling
 from hpcclose.errors import InputError, script_main
-from hpcclose.training.train import errors, normalise
+from hpcclose.training.evaluation import errors
+from hpcclose.training.samples import normalise
 
 
 def parse_floats(text: str, flag: str) -> list[float]:

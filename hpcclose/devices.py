@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib
 import os
 
+from .parallel import mpi
+
 
 def tensorflow():
     """Import TensorFlow quietly (its C++ log level defaults to errors only)."""
@@ -26,12 +28,17 @@ def gpus() -> list[str]:
     return [d.name for d in tf.config.list_physical_devices("GPU")]
 
 
-def place_rank(local_rank: int = 0) -> str:
-    """Pin this process to one GPU (round-robin over local ranks) and return the TF device string."""
+def place_rank(local_rank: int | None = None) -> str:
+    """Pin this process to one GPU (round-robin over local ranks) and return the TF device string.
+
+    ``local_rank``: this process's rank on its node; by default :func:`hpcclose.parallel.mpi.node_rank`'s.
+    """
     tf = tensorflow()
     devices = tf.config.list_physical_devices("GPU")
     if not devices:
         return "/CPU:0"
+    if local_rank is None:
+        local_rank = mpi.node_rank().rank
     mine = devices[local_rank % len(devices)]
     try:
         tf.config.set_visible_devices(mine, "GPU")

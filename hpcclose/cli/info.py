@@ -32,7 +32,7 @@ def collect() -> dict:
         "mpi_standard": "{}.{}".format(*MPI.Get_version()),
         "mpi4py": importlib.import_module("mpi4py").__version__,
         "ranks": comm.Get_size(),
-        "ranks_per_node": mpi.local_ranks(),
+        "ranks_per_node": mpi.node_rank().size,
     }
     try:
         import h5py

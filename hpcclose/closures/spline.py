@@ -162,10 +162,10 @@ class SplineClosure(Closure):
         if isinstance(alpha_max, bool) or not isinstance(alpha_max, numbers.Real) or not 0 < alpha_max <= 500:
             raise InputError(f"closure.spline.alpha_max must be a number in (0, 500], got {alpha_max!r}")
         super().__init__(basis, quad)
-        from ..data.sampling import sample_grid  # the sampler is the data pipeline of [A 3.3]
+        from ..velocity.ansatz import multiplier_grid  # the ansatz on the α̃ grid, as [A 3.3]'s data
 
         self.size, self.alpha0, self.alpha_max = int(size), alpha0, float(alpha_max)
-        ds = sample_grid(basis, quad, self.size + 2, (-self.alpha_max, self.alpha_max))
+        ds = multiplier_grid(basis, quad, self.size + 2, (-self.alpha_max, self.alpha_max))
         u0 = ds.u[:, 0]
         try:
             self.spline = ConvexRationalSpline(ds.u[:, 1] / u0, ds.h / u0 - np.log(u0),

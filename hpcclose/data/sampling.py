@@ -1,15 +1,9 @@
 """Training and test data for data-driven closures, sampled in multiplier space (no optimisation).
 
-[A §3.3], SCIENCE.md §4: choose the normalised multipliers α̃ = (α1 … α_{n−1}); the rest follows by
-quadrature, so the data are exact up to the quadrature rule (no Newton tolerance):
-
-    α0 = −log⟨exp(α̃·m̃)⟩          ⇒ u0 = ⟨G_α⟩ = 1, G_α = exp(α·m), m0 ≡ 1
-    u  = ⟨m G_α⟩ = (1, ω̃)          (ω̃ = ũ/u0 = ũ)
-    h  = α·u − u0 = α·(1, ω̃) − 1   (h = ⟨G log G − G⟩, the Maxwell–Boltzmann entropy, SCIENCE §2)
-
-Conventions: ⟨·⟩ = Σ_q w_q (·)(v_q) with the quadrature's own weights (sum 2 in 1D, 4π on the sphere),
-the same ⟨·⟩ the Newton closure solves with, so (α, u, h) are the Newton closure's answer for u under that
-quadrature. α0 and h depend on that weight convention by the constant −log Σw; ω̃ and α̃ do not.
+[A §3.3], SCIENCE.md §4: choose the normalised multipliers α̃; the multipliers α, moments u and entropy h
+follow by quadrature (:mod:`hpcclose.velocity.ansatz`, which the spline closure uses for its nodes too),
+so the data are exact up to the quadrature rule (no Newton tolerance). Here they become datasets with
+their provenance.
 
 Samplers
 --------
@@ -26,58 +20,27 @@ Everything is batched numpy (exp over all nodes of a chunk of samples at once) a
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import logsumexp
 from scipy.stats import qmc
 
 from ..errors import InputError
-from ..velocity import Basis, Quadrature
+from ..velocity import Basis, Quadrature, ansatz
+from ..velocity.ansatz import CHUNK, check_fit, normalised_multipliers
 from .datasets import Dataset
 
-# Samples per batched exp pass (bounds the (chunk, Q) temporaries: 65536 × 400 nodes ≈ 200 MB).
-CHUNK = 1 << 14
 # Sobol points drawn per rejection round (a power of two keeps the sequence's balance properties).
 SOBOL_BLOCK = 1 << 14
 
 
-def _provenance(basis: Basis, quad: Quadrature, **extra) -> dict:
-    """The attributes every dataset carries (what was sampled, for which basis and quadrature)."""
-    return {"basis_kind": basis.kind, "basis_dim": basis.dim, "basis_N": basis.N,
-            "quadrature": quad.name, "quadrature_size": quad.size, **extra}
-
-
-def _check_fit(basis: Basis, quad: Quadrature) -> None:
-    if basis.dim != quad.dim:
-        raise InputError(f"sampling: a {quad.dim}D quadrature ({quad.name}) does not fit the "
-                         f"{basis.describe()}")
-    if basis.n < 2:
-        raise InputError("sampling: N = 0 has no multipliers to sample (α̃ is empty); use N ≥ 1")
-
-
-def normalised_multipliers(alpha_tilde: np.ndarray, basis: Basis, quad: Quadrature) -> np.ndarray:
-    """Full α (count, n) with α0 = −log⟨exp(α̃·m̃)⟩, i.e. ⟨G_α⟩ = 1 (log-sum-exp: no overflow)."""
-    at = np.atleast_2d(np.asarray(alpha_tilde, dtype=float))
-    m = basis.evaluate(quad)
-    alpha = np.empty((at.shape[0], basis.n))
-    alpha[:, 1:] = at
-    for s in range(0, at.shape[0], CHUNK):
-        z = at[s:s + CHUNK] @ m[:, 1:].T
-        alpha[s:s + CHUNK, 0] = -logsumexp(z, b=quad.weights, axis=1)
-    return alpha
+def _dataset(data: ansatz.AnsatzData, basis: Basis, quad: Quadrature, **extra) -> Dataset:
+    """The data with the attributes every dataset carries (what was sampled, for which basis and quadrature)."""
+    return Dataset(*data, {"basis_kind": basis.kind, "basis_dim": basis.dim, "basis_N": basis.N,
+                           "quadrature": quad.name, "quadrature_size": quad.size, "count": data.alpha.shape[0],
+                           **extra})
 
 
 def complete(alpha_tilde: np.ndarray, basis: Basis, quad: Quadrature, **attrs) -> Dataset:
     """Normalised data (α, u, h) for the multipliers α̃ (count, n−1); ``attrs`` are added as provenance."""
-    _check_fit(basis, quad)
-    at = np.asarray(alpha_tilde, dtype=float).reshape(-1, basis.n - 1)
-    alpha = normalised_multipliers(at, basis, quad)
-    m = basis.evaluate(quad)
-    u = np.empty_like(alpha)
-    # chunked so the (chunk, Q) ansatz values stay small; exponents are ≤ −log min w (normalised α)
-    for s in range(0, alpha.shape[0], CHUNK):
-        G = np.exp(alpha[s:s + CHUNK] @ m.T)
-        u[s:s + CHUNK] = (G * quad.weights) @ m
-    h = np.einsum("ij,ij->i", alpha, u) - u[:, 0]
-    return Dataset(alpha, u, h, _provenance(basis, quad, count=alpha.shape[0], **attrs))
+    return _dataset(ansatz.complete(alpha_tilde, basis, quad), basis, quad, **attrs)
 
 
 def hessian_min_eig(alpha: np.ndarray, basis: Basis, quad: Quadrature) -> np.ndarray:
@@ -92,29 +55,12 @@ def hessian_min_eig(alpha: np.ndarray, basis: Basis, quad: Quadrature) -> np.nda
     return out
 
 
-def grid_alpha(dims: int, size: int | tuple[int, ...],
-               bounds: tuple[float, float] = (-65.0, 65.0)) -> np.ndarray:
-    """Uniform tensor grid of α̃ in [lo, hi]^dims, ``size`` points per axis (one int or one per axis),
-    flattened to (Π size, dims) in C order (last axis fastest)."""
-    sizes = (size,) * dims if np.isscalar(size) else tuple(size)
-    lo, hi = map(float, bounds)
-    if len(sizes) != dims:
-        raise InputError(f"sampling: grid needs {dims} size(s) (one per multiplier α1…α{dims}), "
-                         f"got {len(sizes)}")
-    if any(int(s) < 2 for s in sizes) or not lo < hi:
-        raise InputError(f"sampling: grid needs ≥ 2 points per axis and lo < hi, got size {sizes}, "
-                         f"bounds {bounds}")
-    axes = [np.linspace(lo, hi, int(s)) for s in sizes]
-    return np.stack([a.ravel() for a in np.meshgrid(*axes, indexing="ij")], axis=1)
-
-
 def sample_grid(basis: Basis, quad: Quadrature, size: int | tuple[int, ...],
                 bounds: tuple[float, float] = (-65.0, 65.0)) -> Dataset:
     """Normalised data on the uniform α̃ tensor grid of [A 4.1.1] (N=1: [−65, 65]; N=2: [−10, 10], 100×50)."""
-    _check_fit(basis, quad)
-    at = grid_alpha(basis.n - 1, size, bounds)
+    data = ansatz.multiplier_grid(basis, quad, size, bounds)
     sizes = [int(size)] * (basis.n - 1) if np.isscalar(size) else [int(s) for s in size]
-    return complete(at, basis, quad, sampler="grid", bounds=[float(b) for b in bounds], size=sizes)
+    return _dataset(data, basis, quad, sampler="grid", bounds=[float(b) for b in bounds], size=sizes)
 
 
 def sample_sobol(basis: Basis, quad: Quadrature, count: int, max_norm: float, tau: float = 1e-7,
@@ -125,7 +71,7 @@ def sample_sobol(basis: Basis, quad: Quadrature, count: int, max_norm: float, ta
     are kept, so the result is reproducible. Raises InputError if fewer than ``count`` points are found
     in ``max_draws`` draws (M, τ leave too small a set).
     """
-    _check_fit(basis, quad)
+    check_fit(basis, quad)
     if count < 1 or not max_norm > 0 or not tau >= 0 or seed < 0:
         raise InputError(f"sampling: need count ≥ 1, max_norm > 0, tau ≥ 0, seed ≥ 0; "
                          f"got {count}, {max_norm}, {tau}, {seed}")

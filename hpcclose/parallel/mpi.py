@@ -4,6 +4,7 @@ Conventions (as in PyFR's mpiutil and Dedalus' logging):
 - :func:`init` imports mpi4py (MPI_Init happens there), installs an excepthook that prints the rank
   and the message and calls ``COMM_WORLD.Abort(1)``: a run never hangs because one rank died;
 - :func:`setup_logging` puts the rank in every log line; ranks other than 0 log warnings and above;
+- :func:`node_rank` says where a rank sits on its node (for its GPU and its share of the cores);
 - :func:`threads_per_rank` divides the node's cores between the ranks that share it (MPICH does not
   pin ranks, and every rank's Numba would otherwise start one thread per core).
 """
@@ -16,6 +17,7 @@ import sys
 import time
 import traceback
 from types import TracebackType
+from typing import NamedTuple
 
 _state: dict[str, object] = {"debug": False}
 
@@ -100,15 +102,55 @@ def setup_logging(level: int = logging.INFO) -> logging.Logger:
     return logger
 
 
-def local_ranks() -> int:
-    """Number of ranks of this job on this node (a shared-memory split of COMM_WORLD)."""
-    from mpi4py import MPI
+# The launchers' variables: (this process's rank on its node, the job's ranks on its node).
+_LAUNCHER_VARS = (("MPI_LOCALRANKID", "MPI_LOCALNRANKS"),  # MPICH/Hydra
+                  ("OMPI_COMM_WORLD_LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_SIZE"),  # Open MPI
+                  ("SLURM_LOCALID", "SLURM_NTASKS_PER_NODE"),  # srun (the count only with --ntasks-per-node)
+                  ("PMI_LOCAL_RANK", "PMI_LOCAL_SIZE"),  # Cray PMI
+                  ("MV2_COMM_WORLD_LOCAL_RANK", "MV2_COMM_WORLD_LOCAL_SIZE"))  # MVAPICH2
 
+
+class NodeRank(NamedTuple):
+    """Where a process sits on its node: its rank among the job's ranks there, and how many there are."""
+
+    rank: int
+    size: int
+
+
+def node_rank() -> NodeRank:
+    """This process's rank among the job's ranks on its node, and their number.
+
+    * Once MPI is initialised (:func:`init`, or any import of ``mpi4py.MPI``): a shared-memory split of
+      COMM_WORLD (``MPI_COMM_TYPE_SHARED``), exact whatever the launcher. The split is collective, so it
+      is made once, by the first call after MPI_Init — the commands make it on every rank at start-up
+      (:func:`configure_threads`) — and kept: later calls (a GPU closure choosing its device) talk to no
+      other rank.
+    * Before (a process that never initialises MPI, e.g. TensorFlow-only use): the launcher's environment
+      (MPICH/Hydra, Open MPI, Slurm, Cray PMI, MVAPICH2), which needs neither MPI nor the other ranks; a
+      launcher that gives the rank but not the count gets the smallest count consistent with it; (0, 1)
+      when no launcher variable is set (a process started on its own).
+    """
+    if "node" in _state:
+        return _state["node"]
+    MPI = sys.modules.get("mpi4py.MPI")
+    if MPI is None or not MPI.Is_initialized() or MPI.Is_finalized():
+        return _launcher_node_rank()
     node = world().Split_type(MPI.COMM_TYPE_SHARED)
     try:
-        return node.Get_size()
+        _state["node"] = NodeRank(node.Get_rank(), node.Get_size())
     finally:
         node.Free()
+    return _state["node"]
+
+
+def _launcher_node_rank() -> NodeRank:
+    """:func:`node_rank` from the first launcher variable set (no MPI)."""
+    for rank_var, size_var in _LAUNCHER_VARS:
+        r = os.environ.get(rank_var, "").strip()
+        if r.isdigit():
+            n = os.environ.get(size_var, "").strip()
+            return NodeRank(int(r), max(int(n) if n.isdigit() else 1, int(r) + 1))
+    return NodeRank(0, 1)
 
 
 def threads_per_rank() -> int:
@@ -119,7 +161,7 @@ def threads_per_rank() -> int:
     if "NUMBA_NUM_THREADS" in os.environ:
         return int(os.environ["NUMBA_NUM_THREADS"])
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, cores // local_ranks())
+    return max(1, cores // node_rank().size)
 
 
 def configure_threads() -> int:

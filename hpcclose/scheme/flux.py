@@ -27,7 +27,8 @@ from collections.abc import Sequence
 import numpy as np
 from numba import njit, prange
 
-NG = 2  # ghost layers per side per axis
+from ..grid import NG  # ghost layers per side per axis
+
 # Work units per kernel call (chunks of cells in 1D, blocks of rows in 2D). Fixed rather than read
 # from numba.get_num_threads() inside the kernel, which would defeat on-disk caching; 32 balances
 # up to 16 threads while recomputing only one face per unit.

@@ -33,63 +33,21 @@ def derivatives(net: Network, omega: np.ndarray, hessian: bool = True, eps: floa
     forward pass, H the central-difference Jacobian of α̃ (step eps).
     """
     omega = np.atleast_2d(np.asarray(omega, dtype=float))
-    B, d = omega.shape
     if not net.has_entropy:
-        at = _monotone_forward(net, omega)
-        H = None
-        if hessian:
-            H = np.empty((B, d, d))
-            for j in range(d):
-                e = np.zeros(d)
-                e[j] = eps
-                fp, fm = _monotone_forward(net, omega + e), _monotone_forward(net, omega - e)
-                H[:, :, j] = (fp - fm) / (2 * eps)
-        return np.full(B, np.nan), at, H
+        return _monotone_derivatives(net, omega, hessian, eps)
+    B, d = omega.shape
     P, mu = net.input_matrix, net.input_shift
     h = np.zeros(B)
     g_om = np.zeros((B, d))
     H = np.zeros((B, d, d)) if hessian else None
     eye = np.eye(d)
+    # the network is the mean over its symmetry sign flips F of N(P (F ω̃ − μ))
     for F in net.signs:
         x = (omega * F - mu) @ P.T
         xdot = (eye * F) @ P.T  # (d_dir, d): ẋ for each unit direction of ω̃
-        zs, ss, adots = [], [], []
-        z, zdot = None, None
-        for L in net.layers:
-            a = x @ L.Wx.T if L.Wx is not None else 0.0
-            adot = np.broadcast_to(xdot @ L.Wx.T, (B, d, L.units)) if L.Wx is not None else 0.0
-            if L.Wz is not None:
-                a = a + z @ L.Wz.T
-                adot = adot + zdot @ L.Wz.T
-            a = a + L.b
-            if L.activation == "softplus":
-                z, s = _sp(a)
-                zdot = s[:, None, :] * adot
-            else:
-                z, s = a, np.ones_like(a)
-                zdot = np.asarray(adot)
-            zs.append(z)
-            ss.append(s)
-            adots.append(np.asarray(adot))
-        h += zs[-1][:, 0]
-        g = np.ones((B, 1))
-        gdot = np.zeros((B, d, 1))
-        gx = np.zeros((B, d))
-        gxdot = np.zeros((B, d, d))
-        for k in range(len(net.layers) - 1, -1, -1):
-            L = net.layers[k]
-            if L.activation == "softplus":
-                s = ss[k]
-                delta = g * s
-                ddot = gdot * s[:, None, :] + (g * s * (1.0 - s))[:, None, :] * adots[k]
-            else:
-                delta, ddot = g, gdot
-            if L.Wx is not None:
-                gx = gx + delta @ L.Wx
-                gxdot = gxdot + ddot @ L.Wx
-            if L.Wz is not None:
-                g = delta @ L.Wz
-                gdot = ddot @ L.Wz
+        out, ss, adots = _forward_tangents(net, x, xdot)
+        h += out[:, 0]
+        gx, gxdot = _backward_tangents(net, ss, adots, B, d)
         g_om += (gx @ P) * F
         if hessian:
             H += (gxdot @ P) * F[None, None, :]  # ẋ already carries F for the direction
@@ -98,6 +56,69 @@ def derivatives(net: Network, omega: np.ndarray, hessian: bool = True, eps: floa
     if hessian:
         H = 0.5 * c * (H + np.swapaxes(H, 1, 2))
     return h, c * g_om, H
+
+
+def _forward_tangents(net: Network, x: np.ndarray, xdot: np.ndarray) -> tuple[np.ndarray, list, list]:
+    """Forward pass of an entropy network at inputs x (B, d) with the tangents along the directions
+    ``xdot`` (d_dir, d): (output (B, 1), softplus slopes per layer, pre-activation tangents per layer)."""
+    B, d = x.shape[0], xdot.shape[0]
+    ss, adots = [], []
+    z, zdot = None, None
+    for L in net.layers:
+        a = x @ L.Wx.T if L.Wx is not None else 0.0
+        adot = np.broadcast_to(xdot @ L.Wx.T, (B, d, L.units)) if L.Wx is not None else 0.0
+        if L.Wz is not None:
+            a = a + z @ L.Wz.T
+            adot = adot + zdot @ L.Wz.T
+        a = a + L.b
+        if L.activation == "softplus":
+            z, s = _sp(a)
+            zdot = s[:, None, :] * adot
+        else:
+            z, s = a, np.ones_like(a)
+            zdot = np.asarray(adot)
+        ss.append(s)
+        adots.append(np.asarray(adot))
+    return z, ss, adots
+
+
+def _backward_tangents(net: Network, ss: list, adots: list, B: int, d: int) -> tuple[np.ndarray, np.ndarray]:
+    """Backpropagation of :func:`_forward_tangents`' pass: the gradient of the output with respect to the
+    inputs x (B, d) and its tangents (B, d_dir, d)."""
+    g = np.ones((B, 1))
+    gdot = np.zeros((B, d, 1))
+    gx = np.zeros((B, d))
+    gxdot = np.zeros((B, d, d))
+    for k in range(len(net.layers) - 1, -1, -1):
+        L = net.layers[k]
+        if L.activation == "softplus":
+            s = ss[k]
+            delta = g * s
+            ddot = gdot * s[:, None, :] + (g * s * (1.0 - s))[:, None, :] * adots[k]
+        else:
+            delta, ddot = g, gdot
+        if L.Wx is not None:
+            gx = gx + delta @ L.Wx
+            gxdot = gxdot + ddot @ L.Wx
+        if L.Wz is not None:
+            g = delta @ L.Wz
+            gdot = ddot @ L.Wz
+    return gx, gxdot
+
+
+def _monotone_derivatives(net: Network, omega: np.ndarray, hessian: bool, eps: float):
+    """:func:`derivatives` of a monotone network: (NaN, α̃, central-difference Jacobian of α̃ or None)."""
+    B, d = omega.shape
+    at = _monotone_forward(net, omega)
+    H = None
+    if hessian:
+        H = np.empty((B, d, d))
+        for j in range(d):
+            e = np.zeros(d)
+            e[j] = eps
+            fp, fm = _monotone_forward(net, omega + e), _monotone_forward(net, omega - e)
+            H[:, :, j] = (fp - fm) / (2 * eps)
+    return np.full(B, np.nan), at, H
 
 
 def _monotone_forward(net: Network, omega: np.ndarray) -> np.ndarray:

@@ -44,35 +44,61 @@ def refine(model, loss, train: list, val: list, iterations: int, memory: int = 5
     """
     import scipy.optimize
 
-    tf = devices.tensorflow()
-    variables = model.trainable_variables
-    shapes = [tuple(v.shape) for v in variables]
-    sizes = [int(np.prod(s)) for s in shapes]
-    NonNeg = tf.keras.constraints.NonNeg
-    bounds = []
-    for v, n in zip(variables, sizes, strict=True):
-        low = 0.0 if isinstance(getattr(v, "constraint", None), NonNeg) else None
-        bounds += [(low, None)] * n
+    subsets = _subsets(loss, train, mono_points, jacobian_points, jacobian_extra, seed)
+    problem = _FlatProblem(model, *_compile(loss, train, val, model.trainable_variables, *subsets))
+    best = _Best(problem, monitor or (lambda rec: rec["loss"]), record, report_every, iterations)
+    t0 = time.perf_counter()
+    # A line search that finds no decrease ends scipy's run early ("relative reduction of f"); the curvature
+    # pairs are then stale, so restart from the current point with an empty memory while iterations remain
+    # and the last run made progress.
+    x, restarts = best.best_x, 0
+    while best.it < iterations and restarts <= MAX_RESTARTS:
+        before = best.it
+        res = scipy.optimize.minimize(problem.objective, x, jac=True, method="L-BFGS-B", bounds=problem.bounds,
+                                      callback=best,
+                                      options={"maxiter": iterations - best.it, "maxcor": memory,
+                                               "ftol": 0.0, "gtol": 0.0, "maxfun": 4 * iterations + 20})
+        x = np.array(res.x)
+        restarts += 1
+        if best.it - before < 2:
+            break
+    problem.assign(best.best_x)
+    return {"iterations": best.it, "best_iteration": best.best_it, "best": best.best,
+            "message": str(res.message), "restarts": restarts - 1, "seconds": time.perf_counter() - t0}
 
-    # The monotonicity term is quadratic in the batch: a fixed subset of the training points carries it;
-    # the Jacobian term is linear but costly, so another (larger) fixed subset carries that one.
-    mono, local = loss.w.mono > 0, loss.w.jacobian > 0
+
+def _subsets(loss, train: list, mono_points: int, jacobian_points: int, jacobian_extra: np.ndarray | None,
+             seed: int) -> tuple:
+    """The ω̃ of the monotonicity and the Jacobian terms (None where a term is not weighted).
+
+    The monotonicity term is quadratic in the batch: a fixed subset of the training points carries it; the
+    Jacobian term is linear but costly, so another (larger) fixed subset carries that one, with the
+    unlabelled points ``jacobian_extra`` appended."""
+    tf = devices.tensorflow()
+    mono_omega = jac_omega = None
     order = np.random.default_rng(seed).permutation(int(train[0].shape[0]))
-    if mono:
-        sub_omega = tf.gather(train[0], np.sort(order[:mono_points]))
-    if local:
+    if loss.w.mono > 0:
+        mono_omega = tf.gather(train[0], np.sort(order[:mono_points]))
+    if loss.w.jacobian > 0:
         jac_omega = tf.gather(train[0], np.sort(order[:jacobian_points]))
         if jacobian_extra is not None and len(jacobian_extra):
             jac_omega = tf.concat([jac_omega, tf.constant(np.asarray(jacobian_extra, dtype=np.float64))], 0)
+    return mono_omega, jac_omega
+
+
+def _compile(loss, train: list, val: list, variables: list, mono_omega, jac_omega) -> tuple[Callable, Callable]:
+    """The full-batch objective with its gradient and the validation terms, as ``tf.function`` s; batch
+    norms use their moving statistics (``training=False``), so the objective is deterministic."""
+    tf = devices.tensorflow()
 
     @tf.function
     def value_and_gradient():
         with tf.GradientTape() as tape:
             total, _ = loss(*train, training=False, mono=False, local=False)
-            if mono:
-                at = loss.outputs(sub_omega, training=False)["alpha"]
-                total = total + loss.w.mono * loss.monotonicity(sub_omega, at)
-            if local:
+            if mono_omega is not None:
+                at = loss.outputs(mono_omega, training=False)["alpha"]
+                total = total + loss.w.mono * loss.monotonicity(mono_omega, at)
+            if jac_omega is not None:
                 J = loss.outputs(jac_omega, training=False, jacobian=True)["jacobian"]
                 total = total + loss.w.jacobian * loss.local_monotonicity(J)
         return total, tape.gradient(total, variables)
@@ -81,57 +107,72 @@ def refine(model, loss, train: list, val: list, iterations: int, memory: int = 5
     def validate():
         return loss(*val, training=False)
 
-    def assign(x: np.ndarray) -> None:
+    return value_and_gradient, validate
+
+
+class _FlatProblem:
+    """The model's trainable weights as one flat vector x for scipy: bounds, objective, validation at x."""
+
+    def __init__(self, model, value_and_gradient: Callable, validate: Callable):
+        tf = devices.tensorflow()
+        self.variables = model.trainable_variables
+        self.shapes = [tuple(v.shape) for v in self.variables]
+        self.sizes = [int(np.prod(s)) for s in self.shapes]
+        self.value_and_gradient, self._validate = value_and_gradient, validate
+        # ICNN z-weights keep Wz ≥ 0: the set Keras' NonNeg projection enforces during Adam
+        NonNeg = tf.keras.constraints.NonNeg
+        self.bounds = []
+        for v, n in zip(self.variables, self.sizes, strict=True):
+            low = 0.0 if isinstance(getattr(v, "constraint", None), NonNeg) else None
+            self.bounds += [(low, None)] * n
+
+    def current(self) -> np.ndarray:
+        """The weights now, as x."""
+        return np.concatenate([np.asarray(v.numpy()).ravel() for v in self.variables])
+
+    def assign(self, x: np.ndarray) -> None:
         offset = 0
-        for v, shape, n in zip(variables, shapes, sizes, strict=True):
+        for v, shape, n in zip(self.variables, self.shapes, self.sizes, strict=True):
             v.assign(x[offset:offset + n].reshape(shape))
             offset += n
 
-    def objective(x: np.ndarray) -> tuple[float, np.ndarray]:
-        assign(x)
-        value, grads = value_and_gradient()
+    def objective(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        self.assign(x)
+        value, grads = self.value_and_gradient()
         g = np.concatenate([np.asarray(gi).ravel() for gi in grads])
         value = float(value)
         if not math.isfinite(value) or not np.all(np.isfinite(g)):
             return 1e300, np.zeros_like(x)  # makes the line search step back
         return value, g
 
-    pick = monitor or (lambda rec: rec["loss"])
-    state = {"it": 0, "best": math.inf, "best_it": 0, "best_x": None}
+    def validation(self) -> dict:
+        """The validation terms (and ``loss``) at the current weights."""
+        vt, parts = self._validate()
+        return {"loss": float(vt), **{k: float(v) for k, v in parts.items()}}
 
-    def callback(intermediate_result) -> None:
-        state["it"] += 1
-        it = state["it"]
-        if it % report_every and it != iterations:
+
+class _Best:
+    """scipy's callback: counts iterations and, every ``report_every`` (and at the last), validates, keeps
+    the iterate with the lowest monitored value and reports. Starts from the model's current weights."""
+
+    def __init__(self, problem: _FlatProblem, pick: Callable[[dict], float],
+                 record: Callable[[int, float, dict], None] | None, report_every: int, iterations: int):
+        self.problem, self.pick, self.record = problem, pick, record
+        self.report_every, self.iterations = report_every, iterations
+        self.it, self.best_it = 0, 0
+        self.best_x = problem.current()
+        self.best = pick(problem.validation())
+
+    def __call__(self, intermediate_result) -> None:
+        self.it += 1
+        it = self.it
+        if it % self.report_every and it != self.iterations:
             return
         x = np.array(intermediate_result.x)
-        assign(x)
-        vt, parts = validate()
-        rec = {"loss": float(vt), **{k: float(v) for k, v in parts.items()}}
-        value = pick(rec)
-        if value < state["best"]:
-            state.update(best=value, best_it=it, best_x=x)
-        if record is not None:
-            record(it, float(intermediate_result.fun), rec)
-
-    x0 = np.concatenate([np.asarray(v.numpy()).ravel() for v in variables])
-    vt, parts = validate()
-    state.update(best=pick({"loss": float(vt), **{k: float(v) for k, v in parts.items()}}), best_x=x0)
-    t0 = time.perf_counter()
-    # A line search that finds no decrease ends scipy's run early ("relative reduction of f"); the curvature
-    # pairs are then stale, so restart from the current point with an empty memory while iterations remain
-    # and the last run made progress.
-    x, restarts = x0, 0
-    while state["it"] < iterations and restarts <= MAX_RESTARTS:
-        before = state["it"]
-        res = scipy.optimize.minimize(objective, x, jac=True, method="L-BFGS-B", bounds=bounds,
-                                      callback=callback,
-                                      options={"maxiter": iterations - state["it"], "maxcor": memory,
-                                               "ftol": 0.0, "gtol": 0.0, "maxfun": 4 * iterations + 20})
-        x = np.array(res.x)
-        restarts += 1
-        if state["it"] - before < 2:
-            break
-    assign(state["best_x"])
-    return {"iterations": state["it"], "best_iteration": state["best_it"], "best": state["best"],
-            "message": str(res.message), "restarts": restarts - 1, "seconds": time.perf_counter() - t0}
+        self.problem.assign(x)
+        rec = self.problem.validation()
+        value = self.pick(rec)
+        if value < self.best:
+            self.best, self.best_it, self.best_x = value, it, x
+        if self.record is not None:
+            self.record(it, float(intermediate_result.fun), rec)

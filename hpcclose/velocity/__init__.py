@@ -1,4 +1,4 @@
-"""Velocity space: quadrature rules, moment bases, realizability."""
+"""Velocity space: quadrature rules, moment bases, realizability, the ansatz completed from its multipliers."""
 
 from .basis import Basis, make_basis
 from .quadrature import Quadrature, gauss_legendre, sphere_product

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -16,8 +17,29 @@ from hpcclose.errors import InputError
 needs_tf = pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None, reason="TensorFlow not installed")
 
 
+@pytest.mark.slow
 @needs_tf
-def test_rows_carry_the_backend(tmp_path):
+def test_rows_carry_the_backend(tmp_path, monkeypatch):
+    # the timed gpu call is not the compiling one: a spy counts the traces of the closure's tf.function
+    # around every timed call (XLA compiles once per traced batch shape, at the warm-up's call)
+    made, traces = [], []
+    real_get, real_prepare = bc.get_closure, bc._prepare
+    monkeypatch.setattr(bc, "get_closure", lambda *a, **kw: made.append(real_get(*a, **kw)) or made[-1])
+
+    def spy(name, base, backend, *args):
+        fn = real_prepare(name, base, backend, *args)
+        if backend != "gpu":
+            return fn
+        compiled = made[-1].impl._fns[made[-1].alpha0]
+
+        def timed():
+            before = compiled.experimental_get_tracing_count()
+            out = fn()
+            traces.append((before, compiled.experimental_get_tracing_count()))
+            return out
+        return timed
+
+    monkeypatch.setattr(bc, "_prepare", spy)
     # a size over the cpu closures' 100-moment warm-up: XLA compiles once per batch shape
     rows = bc.run(orders=(2,), sizes=(200,), sets=("uniform",), closures=("icnn", "pn"), repeat=1,
                   log=lambda s: None, model="random:4x2", backends=("cpu", "gpu"))
@@ -26,8 +48,7 @@ def test_rows_carry_the_backend(tmp_path):
     assert [r.label for r in rows] == ["icnn@cpu", "icnn@gpu", "pn"]
     assert all(r.moments_per_s > 0 and r.failed == 0 for r in rows)
     assert "icnn@gpu" in bc.format_row(rows[1])
-    # the timed gpu call is not the compiling one (tracing + XLA take seconds; the call a millisecond)
-    assert rows[1].seconds < 0.3
+    assert traces == [(1, 1)]  # traced by the warm-up on the timed batch, not again when timed
     # the JSON keeps the old fields and adds the backend
     js, png = bc.save(rows, tmp_path, {"backends": "cpu,gpu"})
     saved = json.loads(js.read_text())["rows"]
@@ -52,31 +73,31 @@ def test_cli_refuses_a_bad_backend(tmp_path):
 
 def test_measurements_go_round_robin_and_keep_the_best(monkeypatch):
     """Every measurement is timed once per round; a row keeps its fastest round (a drifting machine slows
-    all rows alike instead of the ones timed during the drift)."""
-    import time
-
-    order = []
+    all rows alike instead of the ones timed during the drift). The timer is a fake clock that each call
+    advances by its programmed cost, so what is kept is exact."""
+    clock, order = [0.0], []
     real = bc._prepare
-    delays = [0.06, 0.0, 0.03]  # per round: the second round is the fastest
+    cost = [7.0, 1.0, 4.0]  # newton per round: the second round is the fastest; pn costs 2 every round
 
     def spy(name, *args, **kw):
         fn = real(name, *args, **kw)
 
         def timed():
-            time.sleep(delays[len(order) // 4] if name == "newton" else 0.0)  # 4 measurements a round
+            clock[0] += cost[len(order) // 4] if name == "newton" else 2.0  # 4 measurements a round
             order.append(name)
             return fn()
         return timed
 
     monkeypatch.setattr(bc, "_prepare", spy)
+    monkeypatch.setattr(bc, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
     logged = []
     rows = bc.run(orders=(2,), sizes=(50,), sets=("uniform", "interior"), closures=("newton", "pn"), repeat=3,
                   log=logged.append)
     assert order == ["newton", "pn", "newton", "pn"] * 3
     assert [(r.moment_set, r.closure) for r in rows] == [("uniform", "newton"), ("uniform", "pn"),
                                                          ("interior", "newton"), ("interior", "pn")]
-    assert sum("round" in s for s in logged) == 2 and all(r.seconds > 0 for r in rows)
-    assert all(r.seconds < 0.03 for r in rows)  # the slow rounds of newton are not what is kept
+    assert sum("round" in s for s in logged) == 2
+    assert [r.seconds for r in rows] == [1.0, 2.0, 1.0, 2.0]  # newton's slow rounds are not what is kept
 
 
 def test_copies_time_each_batch_several_times(monkeypatch):

@@ -88,7 +88,7 @@ def test_cli_moments(tmp_path, capsys):
 def test_training_config_reads_the_moment_sampler():
     """`sampler = "moments"` in a training input gives the same data as the function (seed included)."""
     from hpcclose.training import config
-    from hpcclose.training.train import load_data, velocity
+    from hpcclose.training.samples import load_data, velocity
 
     text = ('[model]\nkind = "icnn"\nwidth = 4\ndepth = 2\n\n[velocity]\nbasis = "monomial"\ndim = 1\n'
             'order = 2\nquadrature = 30\n\n[data]\nsampler = "moments"\ncount = 100\neps = 0.06\nseed = 3\n\n'

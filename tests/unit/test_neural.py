@@ -142,6 +142,7 @@ def test_cpu_batch_sizes_and_chunk_edges():
 
 
 # --- TensorFlow backend agrees with Numba to 1e−12 (float64) ----------------------------------------------
+@pytest.mark.slow
 @needs_tf
 @pytest.mark.parametrize("key", [("icnn", "monomial", 1), ("mlp", "legendre", 1), ("monotone", "monomial", 1),
                                  ("icnn", "monomial", 2), ("mlp", "monomial", 2)])

@@ -58,6 +58,7 @@ def run_train(tmp_path, text, **kw):
     return train(cfg, progress=False, **kw)
 
 
+@pytest.mark.slow
 def test_icnn_loss_falls_and_model_file_is_usable(tmp_path):
     from hpcclose.closures.neural import export, models
     from hpcclose.training.convexity import derivatives
@@ -85,6 +86,7 @@ def test_icnn_loss_falls_and_model_file_is_usable(tmp_path):
     assert np.max(np.abs(g.numpy() - gc)) < 1e-12 and np.max(np.abs(hh.numpy() - hc)) < 1e-12
 
 
+@pytest.mark.slow
 def test_symmetric_mlp_with_paper_loss_trains(tmp_path):
     """[A]: symmetric MLP on a uniform α̃ grid, Legendre basis, loss E_h² + λ E_w², α0 by the gradient."""
     data = 'sampler = "grid"\nsize = [20, 15]\nbounds = [-6.0, 6.0]'
@@ -97,6 +99,7 @@ def test_symmetric_mlp_with_paper_loss_trains(tmp_path):
     assert res.history["val_loss"][-1] < res.history["val_loss"][0]
 
 
+@pytest.mark.slow
 def test_monotone_trains_with_monotonicity_loss(tmp_path):
     res = run_train(tmp_path, cfg_text(tmp_path, kind="monotone", width=8, depth=1, epochs=5, lr=5e-3))
     h = res.history
@@ -112,7 +115,7 @@ def test_monotone_trains_with_monotonicity_loss(tmp_path):
 def test_paper_units_follow_each_networks_output_scaling():
     """[B] Table 1's units: Keras means over components; an entropy network's h̃ and α̃ in units of the h̃
     range; a monotone network's α̃ scaled to [−1, 1] by the α̃ range and its h̃ unscaled."""
-    from hpcclose.training.train import paper_units
+    from hpcclose.training.evaluation import paper_units
 
     dh = np.array([0.2, -0.2])
     da = np.array([[0.4, 0.0], [0.0, -0.4]])
@@ -126,6 +129,7 @@ def test_paper_units_follow_each_networks_output_scaling():
     assert paper_units(False, dh, da, du, h_range=2.0, alpha_range=None) == {}
 
 
+@pytest.mark.slow
 def test_early_stopping(tmp_path):
     # a target reached at once stops after the first epoch, and the reason is recorded
     text = cfg_text(tmp_path, epochs=50) + "\n[training.early_stopping]\ntarget = 1e9\n"
@@ -138,6 +142,7 @@ def test_early_stopping(tmp_path):
     assert res.epochs_run == 4 and "no improvement" in res.stop_reason and res.best_epoch == 1
 
 
+@pytest.mark.slow
 def test_lbfgs_refines_and_a_run_can_be_continued(tmp_path):
     """Full-batch L-BFGS after Adam lowers the loss and keeps the ICNN convex (bounds Wz ≥ 0); a second
     run started from the model file (epochs = 0, L-BFGS only) starts where the first ended."""
@@ -170,6 +175,7 @@ def test_lbfgs_refines_and_a_run_can_be_continued(tmp_path):
         run_train(tmp_path, cont.replace('kind = "icnn"', 'kind = "monotone"'))
 
 
+@pytest.mark.slow
 def test_monotone_run_is_continued_with_lbfgs_only(tmp_path):
     """A monotone network's file rebuilds the Keras model exactly (batch norms unfolded from their folded
     affine maps), so L-BFGS can continue it; Adam (batch statistics in the norms) is refused."""
@@ -193,13 +199,14 @@ def test_monotone_run_is_continued_with_lbfgs_only(tmp_path):
         run_train(tmp_path, cont.replace("epochs = 0", "epochs = 2"))
 
 
+@pytest.mark.slow
 def test_local_monotonicity_term_is_the_symmetric_jacobians_negative_part(tmp_path):
     """[loss] jacobian: mean ReLU(−λ_min(½(J + Jᵀ))) of J = ∂α*/∂ω̃ by autodiff equals the same number from
     numpy central differences of the exported network (α* = α̃/s); training records it and keeps its weight."""
     from hpcclose.closures.neural import export, models
     from hpcclose.training import losses
     from hpcclose.training.convexity import derivatives
-    from hpcclose.training.train import velocity
+    from hpcclose.training.samples import velocity
 
     text = (cfg_text(tmp_path, kind="monotone", width=8, depth=1, epochs=3, lr=5e-2)
             .replace("checkpoint_every = 2", "checkpoint_every = 2\nlbfgs_iterations = 3")
@@ -248,10 +255,11 @@ def test_random_realizable_points_cover_the_dense_test_region():
     assert np.allclose(pts.min(axis=0), grid.min(axis=0), atol=0.1)
 
 
+@pytest.mark.slow
 def test_extra_balls_add_interior_points(tmp_path):
     """[[data.extra]] adds Sobol points of smaller balls (own seeds) to the B_{M,τ} sample, records them
     in the provenance, and is refused with any sampler but sobol."""
-    from hpcclose.training.train import load_data, velocity
+    from hpcclose.training.samples import load_data, velocity
 
     text = cfg_text(tmp_path, data=SOBOL + "\n\n[[data.extra]]\nmax_norm = 1.5\ncount = 50")
     cfg = config.parse(text, "t.toml")
@@ -292,6 +300,7 @@ def test_config_is_validated(tmp_path):
         config.parse(good.replace("[output]", "[output]\nfoo = 1"), "t.toml")
 
 
+@pytest.mark.slow
 def test_cli_main_writes_the_model(tmp_path, capsys):
     from hpcclose.cli import train as cli
 

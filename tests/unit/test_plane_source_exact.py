@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from mpi4py import MPI
 
 from hpcclose import config
@@ -25,6 +26,7 @@ def test_exact_solution_is_a_unit_mass_density():
     assert abs(plane_source_density(np.array([0.0]), t)[0] * 2 * t * np.exp(t) - 1.0) < 1e-2
 
 
+@pytest.mark.slow
 def test_mn_error_decreases_with_n():
     errors = {}
     for n in (1, 3, 7):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import pytest
 from conftest import MPIEXEC, ROOT, run_mpi
 
 from hpcclose.io.checkpoint import is_complete, latest_checkpoint
@@ -18,6 +19,8 @@ from hpcclose.io.checkpoint import is_complete, latest_checkpoint
 PLANE = ROOT / "inputs" / "plane_source_m2.toml"
 PERIODIC = ROOT / "inputs" / "periodic_2d_m1.toml"
 CLI = [sys.executable, "-m", "hpcclose"]
+
+pytestmark = pytest.mark.slow  # every test launches runs under mpiexec
 
 
 def _run(nranks: int, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
@@ -62,21 +65,21 @@ def _launch(run_dir: Path, *extra: str) -> subprocess.Popen:
 
 
 def _wait_for(path: Path, proc: subprocess.Popen, limit: float = 180, ready=None) -> None:
-    """Wait until ``path`` exists (or ``ready()`` is true) while the run is alive."""
+    """Wait until ``path`` exists (or ``ready()`` is true) while the run is alive; after ``limit`` seconds
+    the run is taken to hang (a guard against waiting forever, not a measure of speed)."""
     end = time.monotonic() + limit
     while not (ready() if ready else path.exists()):
         assert proc.poll() is None, proc.communicate()[0]
-        assert time.monotonic() < end, f"{path} never appeared"
+        if time.monotonic() > end:
+            pytest.fail(f"{path} never appeared in {limit:g} s")
         time.sleep(0.2)
 
 
 def test_sigterm_checkpoints_and_exits_cleanly(tmp_path):
     proc = _launch(tmp_path / "r", "--set", "output.every_steps=5")
     _wait_for(tmp_path / "r" / "fields_00001.h5", proc)
-    t0 = time.monotonic()
     proc.send_signal(signal.SIGTERM)  # to mpiexec, which forwards it to both ranks (as srun does)
-    out, _ = proc.communicate(timeout=60)
-    assert time.monotonic() - t0 < 30
+    out, _ = proc.communicate(timeout=60)  # a run that ignores the signal ends in TimeoutExpired
     assert proc.returncode == 0, out
     assert "stopped (SIGTERM" in out
     ckpt = latest_checkpoint(tmp_path / "r")

@@ -124,6 +124,7 @@ def test_plane_source_with_u_sampled_monotone_network_through_hybrid(capsys):
     assert e <= 5.49e-3 and resolved < 25.0
 
 
+@pytest.mark.slow
 def test_smooth_plane_source_with_shipped_network_beats_paper(plane_source_error):
     """[A] Table 8: sym-NN4x45 e_u = 1.92e-3 (M2, 1000 cells, smooth initial data; ~20 s)."""
     e = plane_source_error("mlp", ["closure.mlp.model='symNN4x45_2'"], "plane_source_smooth_m2.toml")
@@ -140,7 +141,7 @@ U_SAMPLED = ["--moments", "0.06"]
 
 
 @pytest.mark.parametrize("name, where, limits", [
-    # [B] Table 1 validation MSEs in [B]'s units (train.paper_units: Keras means over components; ICNN h, α
+    # [B] Table 1 validation MSEs in [B]'s units (evaluation.paper_units: Keras means over components; ICNN h, α
     # divided by the training set's h range, [B] eq. 69–70; monotone α scaled to [−1, 1] by its range, h
     # unscaled — as in [B]'s code)
     ("ICNN10x7_M1_1D", b_points(50.0, 1e-7), {"b_mse_h": 7.87e-7, "b_mse_alpha": 7.52e-4, "b_mse_u": 1.47e-6}),
@@ -169,6 +170,7 @@ def test_b_style_errors_on_fresh_samples(name, where, limits, tmp_path):
         assert e[key] <= limit, key
 
 
+@pytest.mark.slow
 def test_model_errors_driver_sweeps_tau_and_refuses_bad_input(tmp_path, capsys):
     """Defaults come from the model file (M, τ of its training data); a τ list gives one row each (other
     points, so other errors); bad input is one line, exit status 2."""

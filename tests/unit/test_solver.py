@@ -46,6 +46,7 @@ def _run_cli(tmp_path: Path, text: str, *extra: str) -> subprocess.CompletedProc
 BASE = (INPUTS / "periodic_2d_m1.toml").read_text()
 
 
+@pytest.mark.slow  # one CLI process per case
 @pytest.mark.parametrize("change, key", [
     (("[scheme]", "[scheme]\ncfll = 0.3"), "scheme.cfll"),                      # unknown key
     (("cells = [100, 100]", 'cells = "many"'), "mesh.cells"),                    # wrong type
@@ -76,29 +77,30 @@ def test_mesh_problem_dimension_mismatch():
         Simulation(bad, comm=MPI.COMM_SELF)
 
 
-class _FailsCellThree:
-    """A closure that reports cell 3 as failed (the Newton solver practically never fails)."""
+@pytest.fixture
+def failing_closure():
+    """Registers "failing_for_tests", a closure that reports cell 3 as failed (the Newton solver practically
+    never fails), for the test's duration: defining the subclass registers it globally, so it is removed
+    afterwards."""
+    from hpcclose.closures.base import Closure
+    from hpcclose.closures.pn import PNClosure
 
-    @staticmethod
-    def make():
-        from hpcclose.closures.pn import PNClosure
+    class FailingClosure(PNClosure):
+        name = "failing_for_tests"
 
-        class FailingClosure(PNClosure):
-            name = "failing_for_tests"
+        def multipliers(self, u, alpha0=None):
+            alpha, stats = super().multipliers(u, alpha0)
+            stats.failed = np.array([3])
+            return alpha, stats
 
-            def multipliers(self, u, alpha0=None):
-                alpha, stats = super().multipliers(u, alpha0)
-                stats.failed = np.array([3])
-                return alpha, stats
-
-        return FailingClosure
+    yield FailingClosure.name
+    del Closure._registry[FailingClosure.name]
 
 
 @pytest.mark.parametrize("policy", ["abort", "accept"])
-def test_closure_failure_policy(policy):
-    _FailsCellThree.make()
+def test_closure_failure_policy(policy, failing_closure):
     cfg = config.load(INPUTS / "plane_source_m2.toml", ["mesh.cells=10", "scheme.max_steps=3",
-                                                       "closure.name='failing_for_tests'",
+                                                       f"closure.name='{failing_closure}'",
                                                        f"closure.on_failure='{policy}'"])
     sim = Simulation(cfg, comm=MPI.COMM_SELF)
     if policy == "accept":
@@ -112,14 +114,13 @@ def test_closure_failure_policy(policy):
             sim.step()
 
 
-def test_guard_stop_writes_a_rescue_file(tmp_path):
+def test_guard_stop_writes_a_rescue_file(tmp_path, failing_closure):
     # the driver writes the state at which the guard stopped the run, then re-raises
     from hpcclose.driver import run_loop
     from hpcclose.io.run_dir import RunDirectory
 
-    _FailsCellThree.make()
     cfg = config.load(INPUTS / "plane_source_m2.toml", ["mesh.cells=10", "scheme.max_steps=5",
-                                                       "closure.name='failing_for_tests'",
+                                                       f"closure.name='{failing_closure}'",
                                                        f"output.dir='{tmp_path / 'run'}'"])
     sim = Simulation(cfg, comm=MPI.COMM_SELF)
     with pytest.raises(RealizabilityError, match="closure failed"):

@@ -386,6 +386,7 @@ def _brute_force_distance(w1: np.ndarray, w2: np.ndarray) -> np.ndarray:
     return np.where(inside, best, -best)
 
 
+@pytest.mark.slow
 def test_m2_boundary_distance_against_brute_force():
     rng = np.random.default_rng(RNG_SEED)
     pts = [rng.uniform([-1.5, -0.5], [1.5, 1.5], (400, 2))]

@@ -7,33 +7,19 @@ backend's hand-written backpropagation: both agree to ~1e−14). α0 follows the
 (module docstring of :mod:`.cpu`).
 
 Device placement goes through :func:`hpcclose.devices.place_rank` (one GPU per local MPI rank, round
-robin; the CPU when no GPU is visible). The local rank is read from the launcher's environment
-(MPICH/Hydra ``MPI_LOCALRANKID``, Open MPI ``OMPI_COMM_WORLD_LOCAL_RANK``, Slurm ``SLURM_LOCALID``), so
-constructing the closure is not a collective operation. XLA compiles once per batch size: a simulation
-calls the closure with the same number of owned cells every stage, so it compiles once per run.
+robin; the CPU when no GPU is visible). The local rank is :func:`hpcclose.parallel.mpi.node_rank`'s, found
+once at start-up (or from the launcher's environment without MPI), so constructing the closure is not a
+collective operation. XLA compiles once per batch size: a simulation calls the closure with the same
+number of owned cells every stage, so it compiles once per run.
 """
 
 from __future__ import annotations
-
-import os
 
 import numpy as np
 
 from ... import devices
 from ...velocity import Basis, Quadrature
 from .export import Network
-
-_LOCAL_RANK_VARS = ("MPI_LOCALRANKID", "OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID", "PMI_LOCAL_RANK",
-                    "MV2_COMM_WORLD_LOCAL_RANK")
-
-
-def local_rank() -> int:
-    """This process's rank on its node, from the MPI launcher's environment (0 if none is set)."""
-    for var in _LOCAL_RANK_VARS:
-        v = os.environ.get(var)
-        if v is not None and v.strip().isdigit():
-            return int(v)
-    return 0
 
 
 class TFNetwork:
@@ -43,7 +29,7 @@ class TFNetwork:
         tf = devices.tensorflow()
         self.tf = tf
         self.net = net
-        self.device = devices.place_rank(local_rank() if rank is None else rank)
+        self.device = devices.place_rank(rank)
         m = np.asarray(basis.evaluate(quad), dtype=float)
         c = lambda a: tf.constant(np.asarray(a, dtype=np.float64))  # noqa: E731
         with tf.device(self.device):
