@@ -121,8 +121,28 @@ def write_block(dset: h5py.Dataset, start: Sequence[int] | None, block: np.ndarr
     dset.id.write(mspace, fspace, buf, dxpl=dxpl)
 
 
-def _create_layout(f: h5py.File, grid: Grid, specs, root_attrs: Mapping[str, Any]) -> dict:
-    """Groups, datasets and attributes (identical calls on every rank for mpio). Returns the datasets."""
+CHUNK_BYTES = 1 << 20  # checksummed datasets: ~1 MiB chunks (HDF5 filters need chunked storage)
+
+
+def _chunks(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
+    """A chunk shape of about CHUNK_BYTES: whole trailing axes, as many leading rows as fit (≥ 1)."""
+    chunk = list(shape)
+    for a in range(len(shape)):
+        inner = itemsize * int(np.prod(shape[a + 1:], dtype=np.int64))
+        if inner * shape[a] <= CHUNK_BYTES:
+            break
+        chunk[a] = max(1, CHUNK_BYTES // inner)
+        if inner <= CHUNK_BYTES:
+            break
+        chunk[a] = 1
+    return tuple(chunk)
+
+
+def _create_layout(f: h5py.File, grid: Grid, specs, root_attrs: Mapping[str, Any], checksum: bool = False) -> dict:
+    """Groups, datasets and attributes (identical calls on every rank for mpio). Returns the datasets.
+
+    ``checksum``: the field datasets carry HDF5's Fletcher32 filter, so a reader detects flipped bits.
+    """
     g = f.create_group("grid")
     set_attrs(g, {"axes": list(grid.axis_names), "lower": list(grid.lower), "upper": list(grid.upper),
                   "cells": list(grid.cells)})
@@ -133,7 +153,9 @@ def _create_layout(f: h5py.File, grid: Grid, specs, root_attrs: Mapping[str, Any
     fg = f.create_group("fields")
     dsets = {}
     for name, trailing, dtype, comps in specs:
-        d = fg.create_dataset(name, grid.shape + trailing, np.dtype(dtype))
+        shape, dt = grid.shape + trailing, np.dtype(dtype)
+        filters = {"chunks": _chunks(shape, dt.itemsize), "fletcher32": True} if checksum else {}
+        d = fg.create_dataset(name, shape, dt, **filters)
         set_attrs(d, {"components": comps, "center": "cell",
                       "axes": list(grid.axis_names) + ["component"] * len(trailing)})
         dsets[name] = d
@@ -141,10 +163,10 @@ def _create_layout(f: h5py.File, grid: Grid, specs, root_attrs: Mapping[str, Any
     return {"coords": coords, "fields": dsets}
 
 
-def _write_mpio(tmp: Path, decomp, fields, grid, specs, root_attrs) -> None:
+def _write_mpio(tmp: Path, decomp, fields, grid, specs, root_attrs, checksum: bool) -> None:
     dxpl = _collective_dxpl()
     with h5py.File(tmp, "w", driver="mpio", comm=decomp.cart) as f:
-        made = _create_layout(f, grid, specs, root_attrs)
+        made = _create_layout(f, grid, specs, root_attrs, checksum)
         # Small coordinate arrays: rank 0 writes them, the others join with empty selections.
         for dset, values in made["coords"].values():
             write_block(dset, (0,), values if decomp.is_root else None, dxpl)
@@ -155,13 +177,13 @@ def _write_mpio(tmp: Path, decomp, fields, grid, specs, root_attrs) -> None:
         f.attrs["complete"] = True  # last: a reader can tell a finished file from a partial one
 
 
-def _write_gather(tmp: Path, decomp, fields, grid, specs, root_attrs) -> None:
+def _write_gather(tmp: Path, decomp, fields, grid, specs, root_attrs, checksum: bool) -> None:
     # Root keeps taking part in every gather even after a failure, then tells everyone: no hang.
     f, error = None, None
     if decomp.is_root:
         try:
             f = h5py.File(tmp, "w")
-            made = _create_layout(f, grid, specs, root_attrs)
+            made = _create_layout(f, grid, specs, root_attrs, checksum)
             for dset, values in made["coords"].values():
                 write_block(dset, (0,), values)
         except Exception as exc:  # noqa: BLE001 - reported to every rank below
@@ -198,7 +220,8 @@ def _root_attrs(attrs: Mapping[str, Any] | None, decomp, method: str) -> dict[st
 def write_fields(path: str | os.PathLike, decomp, fields: Mapping[str, np.ndarray],
                  attrs: Mapping[str, Any] | None = None,
                  component_names: Mapping[str, Sequence[str]] | None = None,
-                 grid: Grid | None = None, *, method: str = "auto", fsync: bool = True) -> str:
+                 grid: Grid | None = None, *, method: str = "auto", fsync: bool = True,
+                 checksum: bool = False) -> str:
     """Write owned blocks of global fields into one HDF5 file (collective over ``decomp.cart``).
 
     Parameters
@@ -211,6 +234,7 @@ def write_fields(path: str | os.PathLike, decomp, fields: Mapping[str, np.ndarra
     grid : the global grid (default ``decomp.grid``).
     method : ``"auto"`` (mpio if h5py is parallel, else gather), ``"mpio"`` or ``"gather"``.
     fsync : flush the file and the directory entry to disk before returning.
+    checksum : Fletcher32 checksums on the field datasets (chunked storage), checked by every read.
 
     Returns
     -------
@@ -227,7 +251,7 @@ def write_fields(path: str | os.PathLike, decomp, fields: Mapping[str, np.ndarra
     tmp, root_attrs = decomp.bcast(setup)
     writer = _write_mpio if method == "mpio" else _write_gather
     try:
-        writer(tmp, decomp, fields, grid, specs, root_attrs)
+        writer(tmp, decomp, fields, grid, specs, root_attrs, checksum)
         decomp.barrier()  # every rank has closed the file before it is renamed
     except BaseException:
         if decomp.is_root:
