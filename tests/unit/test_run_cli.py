@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 import h5py
-import pytest
 import numpy as np
+import pytest
 from conftest import MPIEXEC, ROOT, run_mpi
 
 from hpcclose.errors import EXIT_STOPPED
@@ -106,7 +106,8 @@ def test_restart_after_sigkill_on_any_rank_count(tmp_path, ranks):
     """A node failure: SIGKILL while outputs newer than the last checkpoint exist; the restart (on 2 or 3
     ranks) removes what it supersedes and ends where an uninterrupted run ends, bit for bit."""
     run_dir, ref = tmp_path / "r", tmp_path / "ref"
-    extra = ["--set", "output.every_steps=1", "--set", "output.checkpoint_every_steps=4", "--set", "scheme.max_steps=40"]
+    extra = ["--set", "output.every_steps=1", "--set", "output.checkpoint_every_steps=4",
+             "--set", "scheme.max_steps=40"]
     proc = _launch(run_dir, *extra)
     _wait_for(run_dir, proc, ready=lambda: (c := latest_checkpoint(run_dir)) is not None and
               int(c.stem.split("_")[1]) >= 8)
