@@ -38,8 +38,11 @@ class RunLock:
             log.warning("cannot lock %s (%s): concurrent runs into it are not prevented", self.path, exc.strerror)
             return
         stamp = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-        os.ftruncate(self._fd, 0)
-        os.pwrite(self._fd, f"pid {os.getpid()} on {socket.gethostname()} since {stamp}\n".encode(), 0)
+        try:  # who holds it, for the message a second run gets (best effort: a full disk still locks)
+            os.ftruncate(self._fd, 0)
+            os.pwrite(self._fd, f"pid {os.getpid()} on {socket.gethostname()} since {stamp}\n".encode(), 0)
+        except OSError:
+            pass
 
     def _holder(self) -> str:
         try:

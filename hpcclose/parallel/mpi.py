@@ -51,7 +51,8 @@ def _excepthook(exc_type: type[BaseException], exc: BaseException, tb: Traceback
     hint = ""
     if not (user_error or _state["debug"] or isinstance(exc, KeyboardInterrupt)):
         hint = f" ({_keep_traceback(trace, r)}; --debug prints it)"
-    text = f"hpcclose: [rank {r}/{comm.Get_size()}] {name}: {exc}{hint}\n" + (trace if _state["debug"] else "")
+    cause = " ".join(str(exc).split())  # one line, even for messages from MPI or HDF5
+    text = f"hpcclose: [rank {r}/{comm.Get_size()}] {name}: {cause}{hint}\n" + (trace if _state["debug"] else "")
     # one write of the whole report, and a moment for the launcher to forward it: Abort makes mpiexec
     # kill every process, and output still in its pipes would be lost
     sys.stderr.flush()
@@ -62,11 +63,8 @@ def _excepthook(exc_type: type[BaseException], exc: BaseException, tb: Traceback
     if comm.Get_size() > 1:
         time.sleep(0.5)
         comm.Abort(code)
-    # alone: finalize, so the launcher reports this exit status instead of a bad termination
-    from mpi4py import MPI
-
-    if not MPI.Is_finalized():
-        MPI.Finalize()
+    # alone: exit at once (mpiexec passes the status on); no MPI_Finalize, whose clean-up would retry
+    # whatever just failed (a parallel HDF5 file that cannot be flushed on a full disk crashes there)
     os._exit(code)
 
 

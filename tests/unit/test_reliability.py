@@ -83,6 +83,56 @@ def test_guard_stop_on_a_strong_absorber_is_collective_with_a_rescue_file(tmp_pa
 
 
 # --- the run directory ------------------------------------------------------------------------------
+def _run_directory(path: str, raw: str | None = None):
+    from mpi4py import MPI
+
+    from hpcclose import config
+    from hpcclose.io.run_dir import RunDirectory
+    from hpcclose.solver import Simulation
+
+    cfg = config.load(PLANE, ["mesh.cells=10", f"output.dir={raw or repr(path)}"])
+    return RunDirectory(Simulation(cfg, comm=MPI.COMM_SELF))
+
+
+def test_an_unusable_output_directory_is_one_line(tmp_path):
+    (tmp_path / "file").touch()
+    for path, reason in [(tmp_path / "file", "File exists"), (tmp_path / "file" / "sub", "Not a directory"),
+                         (tmp_path / ("x" * 300), "File name too long")]:
+        with pytest.raises(InputError, match=rf"output.dir .*: cannot write results there \(.*{reason}"):
+            _run_directory(str(path))
+    with pytest.raises(InputError, match=r"cannot write results there \(embedded null byte"):
+        _run_directory("", raw=f'"{tmp_path}/a\\u0000b"')  # a TOML escape for NUL
+
+
+@pytest.fixture
+def tiny_fs(tmp_path):
+    """A 64 KiB file system (tmpfs; the test is skipped where mounting is not allowed)."""
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    yield mnt
+    subprocess.run(["umount", str(mnt)], check=False)
+
+
+def test_full_or_read_only_file_system(tiny_fs):
+    (tiny_fs / "fill").write_bytes(b"\0" * 65536)
+    with pytest.raises(InputError, match="cannot write results there .No space left on device"):
+        _run_directory(str(tiny_fs / "run"))
+    (tiny_fs / "fill").unlink()
+    subprocess.run(["mount", "-o", "remount,ro", str(tiny_fs)], check=True)
+    with pytest.raises(InputError, match="cannot write results there .Read-only file system"):
+        _run_directory(str(tiny_fs / "run"))
+    subprocess.run(["mount", "-o", "remount,rw", str(tiny_fs)], check=True)
+    # full during the run: one line, status 1, the earlier files intact and no partial file left behind
+    res = _cli(1, "run", str(PLANE), "--no-progress", "--set", f"output.dir='{tiny_fs / 'r'}'",
+               "--set", "mesh.cells=2000", "--set", "scheme.max_steps=3", "--set", "output.every_steps=1")
+    assert res.returncode == EXIT_FAILED
+    lines = [ln for ln in res.stderr.splitlines() if ln.startswith("hpcclose:")]
+    assert len(lines) == 1 and "No space left on device" in lines[0], res.stderr
+    assert not list((tiny_fs / "r").glob(".*.tmp-*")) and (tiny_fs / "r" / "input.toml").exists()
+
+
 def test_one_run_per_directory(tmp_path):
     lock = RunLock(tmp_path)
     with pytest.raises(InputError, match=rf"output.dir {tmp_path} is in use by another run \(pid {os.getpid()}"):
