@@ -146,10 +146,10 @@ def _create_layout(f: h5py.File, grid: Grid, specs, root_attrs: Mapping[str, Any
     g = f.create_group("grid")
     set_attrs(g, {"axes": list(grid.axis_names), "lower": list(grid.lower), "upper": list(grid.upper),
                   "cells": list(grid.cells)})
-    coords = {}
+    coords = {}  # dataset → (axis, faces?): the values are computed by the rank(s) that write them
     for a, ax in enumerate(grid.axis_names):
-        coords[ax] = (g.create_dataset(ax, (grid.cells[a],), "f8"), grid.centers(a))
-        coords[f"{ax}_edges"] = (g.create_dataset(f"{ax}_edges", (grid.cells[a] + 1,), "f8"), grid.edges(a))
+        coords[ax] = (g.create_dataset(ax, (grid.cells[a],), "f8"), a, False)
+        coords[f"{ax}_edges"] = (g.create_dataset(f"{ax}_edges", (grid.cells[a] + 1,), "f8"), a, True)
     fg = f.create_group("fields")
     dsets = {}
     for name, trailing, dtype, comps in specs:
@@ -163,13 +163,30 @@ def _create_layout(f: h5py.File, grid: Grid, specs, root_attrs: Mapping[str, Any
     return {"coords": coords, "fields": dsets}
 
 
+def _coordinate_part(decomp, axis: int, faces: bool) -> tuple[int | None, int | None]:
+    """The part ``start:stop`` of an axis' centres (or faces) this rank writes; (None, None) for none.
+
+    The ranks whose Cartesian coordinates along the other axes are 0 write their block's range; for
+    faces the last rank along the axis also writes the closing face.
+    """
+    if any(c != 0 for d, c in enumerate(decomp.coords) if d != axis):
+        return None, None
+    start = decomp.offsets[axis]
+    stop = start + decomp.local_shape[axis]
+    last = decomp.coords[axis] == decomp.dims[axis] - 1
+    return start, stop + 1 if faces and last else stop
+
+
 def _write_mpio(tmp: Path, decomp, fields, grid, specs, root_attrs, checksum: bool) -> None:
     dxpl = _collective_dxpl()
     with h5py.File(tmp, "w", driver="mpio", comm=decomp.cart) as f:
         made = _create_layout(f, grid, specs, root_attrs, checksum)
-        # Small coordinate arrays: rank 0 writes them, the others join with empty selections.
-        for dset, values in made["coords"].values():
-            write_block(dset, (0,), values if decomp.is_root else None, dxpl)
+        # Coordinates: along each axis the ranks first along the other axes write their own part (no
+        # rank computes a whole axis: scales to any grid); the others join with empty selections.
+        for dset, a, faces in made["coords"].values():
+            start, stop = _coordinate_part(decomp, a, faces)
+            values = None if start is None else (grid.edges if faces else grid.centers)(a, start, stop)
+            write_block(dset, (start or 0,), values, dxpl)
         for name, *_ in specs:
             block = np.asarray(fields[name])
             start = tuple(decomp.offsets) + (0,) * (block.ndim - decomp.dim)
@@ -184,8 +201,8 @@ def _write_gather(tmp: Path, decomp, fields, grid, specs, root_attrs, checksum: 
         try:
             f = h5py.File(tmp, "w")
             made = _create_layout(f, grid, specs, root_attrs, checksum)
-            for dset, values in made["coords"].values():
-                write_block(dset, (0,), values)
+            for dset, a, faces in made["coords"].values():
+                write_block(dset, (0,), grid.edges(a) if faces else grid.centers(a))
         except Exception as exc:  # noqa: BLE001 - reported to every rank below
             error = exc
     for name, *_ in specs:

@@ -188,7 +188,8 @@ class Decomposition:
 
     def local_centers(self, axis: int = 0) -> np.ndarray:
         """Cell centres of the owned cells along ``axis``."""
-        return self.grid.centers(axis)[self.global_slices[axis]]
+        sl = self.global_slices[axis]
+        return self.grid.centers(axis, sl.start, sl.stop)
 
     # --- index maps ---------------------------------------------------------------------------------
     def to_global(self, local_index) -> tuple[int, ...]:
