@@ -2,7 +2,8 @@
 
 Every command lives in its own module exposing ``add_arguments(parser)`` and ``main(args) -> int``;
 this file only dispatches. Errors meant for the user (:class:`~hpcclose.errors.HpccloseError`) print
-one line and exit with status 2; ``--debug`` shows the traceback.
+one line and exit with their status (2 for bad input; :mod:`hpcclose.errors` lists them all);
+``--debug`` shows the traceback.
 """
 
 from __future__ import annotations
@@ -49,14 +50,14 @@ def main(argv: list[str] | None = None) -> int:
     except HpccloseError as exc:
         if args.debug:
             raise
-        # Errors found identically on every rank (input validation) end quietly with status 2, printed
-        # once; anything rank-local goes through the abort hook so no rank is left waiting.
-        if getattr(exc, "collective", False) or mpi.size() == 1:
+        # Errors found identically on every rank (input validation, the guard) end quietly, printed once;
+        # anything rank-local goes through the abort hook so no rank is left waiting.
+        if exc.collective or mpi.size() == 1:
             if mpi.rank() == 0:
                 print(f"hpcclose: error: {exc}", file=sys.stderr, flush=True)
-            return 2
+            return exc.exit_status
         mpi.abort_on_error(exc)
-        return 2
+        return exc.exit_status
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import time
 import numpy as np
 from tqdm import tqdm
 
-from .errors import RealizabilityError
+from .errors import HpccloseError, SimulationFailed
 from .io.run_dir import RunDirectory
 from .parallel.stop import StopRequest
 from .stepping import Checkpointer, FieldWriter, Observer, Schedule, StopCheck
@@ -47,13 +47,16 @@ def run_loop(sim, out: RunDirectory, progress: bool = True, initial_output: bool
             if stop.reason is not None:
                 ended = f"stopped ({stop.reason})"
                 break
-    except RealizabilityError:
+    except HpccloseError as exc:
+        # only an error every rank raised together (the guard's verdict) may lead to collective writes;
+        # any other error ends the job through the abort hook (cli), so no rank waits for another
+        if not exc.collective:
+            raise
         if progress_bar is not None:
             progress_bar.close()
         path = out.write_rescue()
         out.write_diagnostics()
-        log.error("rescue state written to %s", path)
-        raise
+        raise SimulationFailed(f"{exc} (state written to {path})") from exc
     finally:
         sim.observers.remove(*observers)
         request.restore()

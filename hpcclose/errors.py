@@ -1,20 +1,34 @@
-"""Exceptions that reach the user as one clear line (exit status 2), not a traceback."""
+"""Exceptions that reach the user as one clear line, not a traceback, and the exit statuses.
+
+Exit statuses of every command (job chains act on them):
+
+====  ================================================================================================
+0     completed (for ``restart``: also "already complete, nothing to do")
+1     failed: the run stopped on an error (a guard stop writes a rescue file first), or an internal error
+2     bad input (input file, option, value, output directory): nothing was computed or written
+3     stopped on request (SIGTERM, e.g. SLURM's warning before the time limit, or a STOP file) after
+      writing a checkpoint: resubmit ``hpcclose restart RUN_DIR`` to continue
+====  ================================================================================================
+"""
 
 from __future__ import annotations
 
 import functools
 import sys
 
+EXIT_COMPLETED, EXIT_FAILED, EXIT_INPUT, EXIT_STOPPED = 0, 1, 2, 3
+
 
 class HpccloseError(Exception):
-    """Base of every error meant for the user; the CLI prints its message and exits with 2.
+    """Base of every error meant for the user; the CLI prints its message and exits with ``exit_status``.
 
     ``collective`` is true when every rank raises the same error at the same point (input
-    validation): the CLI then prints it once and all ranks exit 2. Otherwise the raising rank aborts
-    the whole job (no rank is left waiting in a collective).
+    validation, the guard's verdict): the CLI then prints it once and all ranks exit together.
+    Otherwise the raising rank aborts the whole job (no rank is left waiting in a collective).
     """
 
     collective: bool = False
+    exit_status: int = EXIT_INPUT
 
 
 class InputError(HpccloseError):
@@ -30,6 +44,13 @@ class RealizabilityError(HpccloseError):
         super().__init__(message)
         self.cells = cells
         self.moments = moments
+
+
+class SimulationFailed(HpccloseError):
+    """A run that started stopped on an error every rank agreed on (e.g. the guard); exit status 1."""
+
+    collective = True
+    exit_status = EXIT_FAILED
 
 
 def script_main(prog: str):

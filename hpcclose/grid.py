@@ -114,17 +114,28 @@ class Grid:
             raise InputError(f"grid: no axis {name!r} in a {self.dim}D grid (axes {self.axis_names})")
         return self.axis_names.index(name)
 
-    def centers(self, axis: int = 0) -> np.ndarray:
-        """Global cell centres along array ``axis`` (shape ``(cells[axis],)``)."""
-        h = self.spacing[axis]
-        return self.lower[axis] + (np.arange(self.cells[axis]) + 0.5) * h
+    def centers(self, axis: int = 0, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Cell centres ``start:stop`` along array ``axis`` (default all ``cells[axis]``).
 
-    def edges(self, axis: int = 0) -> np.ndarray:
-        """Global cell faces along array ``axis`` (shape ``(cells[axis] + 1,)``)."""
-        return np.linspace(self.lower[axis], self.upper[axis], self.cells[axis] + 1)
+        Each value depends on its index alone, so a rank computes its own block without the whole axis.
+        """
+        stop = self.cells[axis] if stop is None else stop
+        return self.lower[axis] + (np.arange(start, stop) + 0.5) * self.spacing[axis]
+
+    def edges(self, axis: int = 0, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Cell faces ``start:stop`` along array ``axis`` (default all ``cells[axis] + 1``): ``np.linspace``'s
+        values (i·Δ + lower, the last face exactly ``upper``), computed for the requested range only."""
+        n = self.cells[axis]
+        stop = n + 1 if stop is None else stop
+        lo, hi = self.lower[axis], self.upper[axis]
+        faces = np.arange(start, stop) * ((hi - lo) / n) + lo
+        if stop == n + 1 and stop > start:
+            faces[-1] = hi
+        return faces
 
     def mesh(self) -> tuple[np.ndarray, ...]:
-        """Cell-centre coordinate arrays of shape :attr:`shape`, one per array axis (``ij`` indexing)."""
+        """Cell-centre coordinate arrays of shape :attr:`shape`, one per array axis (``ij`` indexing); the
+        global grid: for small grids and plots only."""
         return tuple(np.meshgrid(*(self.centers(a) for a in range(self.dim)), indexing="ij"))
 
     def describe(self) -> str:

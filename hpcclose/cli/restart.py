@@ -3,13 +3,20 @@
 The checkpoint carries the input text, the state u, the multipliers α (so the warm start, and hence
 the result, is the same as without the restart), the time and the step. ``--set`` changes the input
 as in ``run`` (e.g. a later ``scheme.t_final``); the run continues in the checkpoint's directory.
+A run that is already complete is left as it is (exit status 0, nothing written), so a job chain can
+resubmit the same restart until the run is done.
 """
 
 from __future__ import annotations
 
+import logging
+
 from .. import config
+from ..errors import EXIT_COMPLETED
 from ..parallel import mpi
 from .run import add_common, execute
+
+log = logging.getLogger("hpcclose")
 
 
 def add_arguments(parser) -> None:
@@ -30,7 +37,15 @@ def main(args) -> int:
     cfg = config.parse(header.input_text, f"{path} (input_text)", overrides)
     mpi.configure_threads()
     sim = Simulation(cfg)
-    u, alpha, t, step, _, _ = read_checkpoint(path, sim.decomp)
+    # read and verified on every rank; a damaged latest checkpoint of a directory falls back to the previous
+    u, alpha, t, step, text, attrs = read_checkpoint(args.checkpoint, sim.decomp)
+    if text != header.input_text:
+        log.warning("restarting from %s, whose input differs from the latest checkpoint's: running on with "
+                    "the latest's input", attrs["path"])
     sim.restore(u, alpha, t, step)
+    if sim.done():
+        log.info("%s is already complete (t = %.6g, step %d): nothing to do; to continue it, raise "
+                 "scheme.t_final or scheme.max_steps with --set", path.parent, sim.t, sim.step_count)
+        return EXIT_COMPLETED
     out = RunDirectory(sim, restart=True, overrides=args.overrides)
     return execute(sim, out, args, initial_output=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from .. import config
+from ..errors import EXIT_COMPLETED, EXIT_STOPPED
 from ..parallel import mpi
 
 log = logging.getLogger("hpcclose")
@@ -21,19 +22,28 @@ def add_arguments(parser) -> None:
     parser.add_argument("input", help="TOML input file (see inputs/)")
     add_common(parser)
     parser.add_argument("--overwrite", action="store_true", help="replace results already in output.dir")
+    parser.add_argument("--check", action="store_true",
+                        help="only validate the input and print its output directory (for job scripts)")
 
 
 def execute(sim, out, args, initial_output: bool) -> int:
-    """Run the loop and print the summary (rank 0); shared with restart."""
+    """Run the loop and print the summary (rank 0); shared with restart. Returns the exit status:
+    completed, or stopped on request with a checkpoint (see :mod:`hpcclose.errors`)."""
     from ..driver import run_loop, summary
 
+    mpi.set_crash_dir(out.path)
     log.info("%s", sim.describe())
-    wall, ended = run_loop(sim, out, progress=sim.cfg.output.progress and not args.no_progress,
-                           initial_output=initial_output)
+    try:
+        wall, ended = run_loop(sim, out, progress=sim.cfg.output.progress and not args.no_progress,
+                               initial_output=initial_output)
+    finally:
+        out.close()
     if sim.decomp.is_root:
         print(summary(sim, wall, ended), flush=True)
         print(f"results in {out.path}/ (open fields.xdmf in ParaView)", flush=True)
-    return 0
+        if ended != "completed":
+            print(f"continue with: hpcclose restart {out.path}", flush=True)
+    return EXIT_COMPLETED if ended == "completed" else EXIT_STOPPED
 
 
 def main(args) -> int:
@@ -41,6 +51,10 @@ def main(args) -> int:
     from ..solver import Simulation
 
     cfg = config.load(args.input, args.overrides)
+    if args.check:
+        if mpi.rank() == 0:
+            print(cfg.output.dir, flush=True)
+        return EXIT_COMPLETED
     mpi.configure_threads()
     sim = Simulation(cfg)
     out = RunDirectory(sim, overwrite=args.overwrite, overrides=args.overrides)

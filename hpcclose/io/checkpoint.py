@@ -100,7 +100,7 @@ def write_checkpoint(path: str | os.PathLike, decomp, u: np.ndarray, alpha: np.n
         rng_state = json.dumps(rng_state)
     attrs = {**(extra_attrs or {}), "kind": "checkpoint", "time": float(t), "step": int(step),
              "input_text": input_text, "rng_state": rng_state}
-    write_fields(final, decomp, fields, attrs, component_names, method=method, fsync=True)
+    write_fields(final, decomp, fields, attrs, component_names, method=method, fsync=True, checksum=True)
 
     def publish() -> list[Path]:
         atomic_write_text(run_dir / LATEST, final.name + "\n")  # fsynced before anything is deleted
@@ -122,39 +122,73 @@ def is_complete(path: str | os.PathLike) -> bool:
         return False
 
 
-def latest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
-    """The newest complete checkpoint in ``run_dir``: the one ``latest`` names, else the highest step.
+def _inside(run_dir: Path, p: Path) -> bool:
+    """True if ``p`` (after resolving links) lies in ``run_dir``: nothing outside a run directory is read."""
+    try:
+        return p.resolve().parent == run_dir.resolve()
+    except OSError:
+        return False
 
-    Files that are incomplete or unreadable are skipped (with a warning); None if there is none.
+
+def _pointed(run_dir: Path) -> Path | None:
+    """The checkpoint ``latest`` names, if it names one in ``run_dir`` (a tampered pointer is ignored)."""
+    pointer = run_dir / LATEST
+    if not pointer.is_file():
+        return None
+    name = pointer.read_text(encoding="utf-8", errors="replace").strip()
+    target = run_dir / name
+    if not _NAME.match(name) or not _inside(run_dir, target):
+        log.warning("%s does not name a checkpoint in %s (%r): ignored", pointer, run_dir, name[:80])
+        return None
+    return target
+
+
+def complete_checkpoints(run_dir: str | os.PathLike) -> list[Path]:
+    """The complete checkpoints in ``run_dir``, newest first: the one ``latest`` names, then by step.
+
+    Files that are incomplete, unreadable or outside the directory are skipped with a warning.
     """
     run_dir = Path(run_dir)
-    pointer = run_dir / LATEST
-    if pointer.is_file():
-        target = run_dir / pointer.read_text(encoding="utf-8").strip()
-        if is_complete(target):
-            return target
-        log.warning("%s names %s, which is missing or incomplete: looking for another", pointer, target)
-    for _, p in _checkpoints(run_dir):
-        if is_complete(p):
-            return p
-        log.warning("skipping incomplete checkpoint %s", p)
-    return None
+    pointed = _pointed(run_dir)
+    order = ([pointed] if pointed is not None else []) + [p for _, p in _checkpoints(run_dir) if p != pointed]
+    found = []
+    for p in order:
+        if _inside(run_dir, p) and is_complete(p):
+            found.append(p)
+        elif p.exists():
+            log.warning("skipping incomplete or foreign checkpoint %s", p)
+        else:
+            log.warning("%s names %s, which is missing: looking for another", run_dir / LATEST, p.name)
+    return found
+
+
+def latest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
+    """The newest complete checkpoint in ``run_dir`` (see :func:`complete_checkpoints`); None if there is none."""
+    found = complete_checkpoints(run_dir)
+    return found[0] if found else None
+
+
+def _candidates(path: str | os.PathLike, decomp=None) -> list[Path]:
+    """The checkpoint files ``path`` stands for, best first: the file itself, or a run directory's
+    complete checkpoints (listed on rank 0 alone when a ``decomp`` is given, every rank getting the
+    same answer). Raises :class:`InputError` if a directory holds no complete checkpoint."""
+    path = Path(path)
+    if not (path.is_dir() or not path.suffix):
+        return [path]
+    found = complete_checkpoints(path) if decomp is None else decomp.root_only(lambda: complete_checkpoints(path))
+    if not found:
+        raise InputError(f"restart: no complete checkpoint in {path}")
+    return [Path(p) for p in found]
 
 
 def locate(path: str | os.PathLike, decomp=None) -> Path:
     """The checkpoint file ``path`` stands for: the file itself, or a run directory's latest one.
 
-    A directory (or a name without suffix) is searched with :func:`latest_checkpoint`; with a
+    A directory (or a name without suffix) is searched with :func:`complete_checkpoints`; with a
     ``decomp`` on its rank 0 alone, every rank getting the same answer (then collective).
     Raises :class:`InputError` if the directory holds no complete checkpoint.
     """
-    path = Path(path)
-    if not (path.is_dir() or not path.suffix):
-        return path
-    found = latest_checkpoint(path) if decomp is None else decomp.root_only(lambda: latest_checkpoint(path))
-    if found is None:
-        raise InputError(f"restart: no complete checkpoint in {path}")
-    return Path(found)
+    return _candidates(path, decomp)[0]
 
 
 @dataclass(frozen=True)
@@ -202,20 +236,38 @@ def read_header(path: str | os.PathLike, decomp=None) -> CheckpointHeader:
 
 
 def read_checkpoint(path: str | os.PathLike, decomp):
-    """Read this rank's block of a checkpoint (collective only for resolving a directory).
+    """Read this rank's block of a checkpoint, verified (collective).
 
-    ``path`` is a checkpoint file or a run directory (then its latest checkpoint, chosen on rank 0:
-    :func:`locate`). Works for any number of ranks: each slices its block by ``decomp.global_slices``.
+    ``path`` is a checkpoint file or a run directory (then its complete checkpoints, newest first:
+    :func:`complete_checkpoints`, listed on rank 0). Every rank reads its block, which checks the
+    Fletcher32 checksums of the chunks it touches (together the ranks read every chunk); if any rank
+    finds damage, all ranks move on to the previous checkpoint with a warning — or, for a file given
+    by name, stop with an :class:`InputError` naming it. Works for any number of ranks: each slices
+    its block by ``decomp.global_slices``.
 
     Returns
     -------
     (u_owned, alpha_owned or None, t, step, input_text, attrs) — ``attrs`` has every root
     attribute (``rng_state`` decoded from JSON, ``path`` the file read).
     """
-    header = read_header(path, decomp)
-    stored = read_grid(header.path)
-    if stored != decomp.grid:
-        raise InputError(f"restart: {header.path} was written on a {stored.describe()}, but this run has a "
-                         f"{decomp.grid.describe()}")
-    blocks = read_owned(header.path, decomp, [n for n in ("u", "alpha") if n in header.fields])
-    return blocks["u"], blocks.get("alpha"), header.time, header.step, header.input_text, header.attrs
+    candidates = _candidates(path, decomp)
+    for i, candidate in enumerate(candidates):
+        header = read_header(candidate)
+        stored = read_grid(header.path)
+        if stored != decomp.grid:
+            raise InputError(f"restart: {header.path} was written on a {stored.describe()}, but this run has a "
+                             f"{decomp.grid.describe()}")
+        try:
+            blocks, damage = read_owned(header.path, decomp, [n for n in ("u", "alpha") if n in header.fields]), None
+        except OSError as exc:  # HDF5 reports a failed Fletcher32 check as an I/O error
+            blocks, damage = None, f"rank {decomp.rank}: {exc}"
+        damages = [d for d in decomp.cart.allgather(damage) if d]
+        if not damages:
+            return blocks["u"], blocks.get("alpha"), header.time, header.step, header.input_text, header.attrs
+        if len(candidates) == 1:
+            raise InputError(f"restart: {header.path} is damaged ({damages[0]}); restart from its run directory "
+                             f"to fall back to an earlier checkpoint")
+        if decomp.is_root:
+            log.warning("checkpoint %s is damaged (%s)%s", header.path, damages[0],
+                        ": using the previous one" if i + 1 < len(candidates) else "")
+    raise InputError(f"restart: every checkpoint in {path} is damaged")

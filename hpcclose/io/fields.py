@@ -121,19 +121,41 @@ def write_block(dset: h5py.Dataset, start: Sequence[int] | None, block: np.ndarr
     dset.id.write(mspace, fspace, buf, dxpl=dxpl)
 
 
-def _create_layout(f: h5py.File, grid: Grid, specs, root_attrs: Mapping[str, Any]) -> dict:
-    """Groups, datasets and attributes (identical calls on every rank for mpio). Returns the datasets."""
+CHUNK_BYTES = 1 << 20  # checksummed datasets: ~1 MiB chunks (HDF5 filters need chunked storage)
+
+
+def _chunks(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
+    """A chunk shape of about CHUNK_BYTES: whole trailing axes, as many leading rows as fit (≥ 1)."""
+    chunk = list(shape)
+    for a in range(len(shape)):
+        inner = itemsize * int(np.prod(shape[a + 1:], dtype=np.int64))
+        if inner * shape[a] <= CHUNK_BYTES:
+            break
+        chunk[a] = max(1, CHUNK_BYTES // inner)
+        if inner <= CHUNK_BYTES:
+            break
+        chunk[a] = 1
+    return tuple(chunk)
+
+
+def _create_layout(f: h5py.File, grid: Grid, specs, root_attrs: Mapping[str, Any], checksum: bool = False) -> dict:
+    """Groups, datasets and attributes (identical calls on every rank for mpio). Returns the datasets.
+
+    ``checksum``: the field datasets carry HDF5's Fletcher32 filter, so a reader detects flipped bits.
+    """
     g = f.create_group("grid")
     set_attrs(g, {"axes": list(grid.axis_names), "lower": list(grid.lower), "upper": list(grid.upper),
                   "cells": list(grid.cells)})
-    coords = {}
+    coords = {}  # dataset → (axis, faces?): the values are computed by the rank(s) that write them
     for a, ax in enumerate(grid.axis_names):
-        coords[ax] = (g.create_dataset(ax, (grid.cells[a],), "f8"), grid.centers(a))
-        coords[f"{ax}_edges"] = (g.create_dataset(f"{ax}_edges", (grid.cells[a] + 1,), "f8"), grid.edges(a))
+        coords[ax] = (g.create_dataset(ax, (grid.cells[a],), "f8"), a, False)
+        coords[f"{ax}_edges"] = (g.create_dataset(f"{ax}_edges", (grid.cells[a] + 1,), "f8"), a, True)
     fg = f.create_group("fields")
     dsets = {}
     for name, trailing, dtype, comps in specs:
-        d = fg.create_dataset(name, grid.shape + trailing, np.dtype(dtype))
+        shape, dt = grid.shape + trailing, np.dtype(dtype)
+        filters = {"chunks": _chunks(shape, dt.itemsize), "fletcher32": True} if checksum else {}
+        d = fg.create_dataset(name, shape, dt, **filters)
         set_attrs(d, {"components": comps, "center": "cell",
                       "axes": list(grid.axis_names) + ["component"] * len(trailing)})
         dsets[name] = d
@@ -141,13 +163,30 @@ def _create_layout(f: h5py.File, grid: Grid, specs, root_attrs: Mapping[str, Any
     return {"coords": coords, "fields": dsets}
 
 
-def _write_mpio(tmp: Path, decomp, fields, grid, specs, root_attrs) -> None:
+def _coordinate_part(decomp, axis: int, faces: bool) -> tuple[int | None, int | None]:
+    """The part ``start:stop`` of an axis' centres (or faces) this rank writes; (None, None) for none.
+
+    The ranks whose Cartesian coordinates along the other axes are 0 write their block's range; for
+    faces the last rank along the axis also writes the closing face.
+    """
+    if any(c != 0 for d, c in enumerate(decomp.coords) if d != axis):
+        return None, None
+    start = decomp.offsets[axis]
+    stop = start + decomp.local_shape[axis]
+    last = decomp.coords[axis] == decomp.dims[axis] - 1
+    return start, stop + 1 if faces and last else stop
+
+
+def _write_mpio(tmp: Path, decomp, fields, grid, specs, root_attrs, checksum: bool) -> None:
     dxpl = _collective_dxpl()
     with h5py.File(tmp, "w", driver="mpio", comm=decomp.cart) as f:
-        made = _create_layout(f, grid, specs, root_attrs)
-        # Small coordinate arrays: rank 0 writes them, the others join with empty selections.
-        for dset, values in made["coords"].values():
-            write_block(dset, (0,), values if decomp.is_root else None, dxpl)
+        made = _create_layout(f, grid, specs, root_attrs, checksum)
+        # Coordinates: along each axis the ranks first along the other axes write their own part (no
+        # rank computes a whole axis: scales to any grid); the others join with empty selections.
+        for dset, a, faces in made["coords"].values():
+            start, stop = _coordinate_part(decomp, a, faces)
+            values = None if start is None else (grid.edges if faces else grid.centers)(a, start, stop)
+            write_block(dset, (start or 0,), values, dxpl)
         for name, *_ in specs:
             block = np.asarray(fields[name])
             start = tuple(decomp.offsets) + (0,) * (block.ndim - decomp.dim)
@@ -155,15 +194,15 @@ def _write_mpio(tmp: Path, decomp, fields, grid, specs, root_attrs) -> None:
         f.attrs["complete"] = True  # last: a reader can tell a finished file from a partial one
 
 
-def _write_gather(tmp: Path, decomp, fields, grid, specs, root_attrs) -> None:
+def _write_gather(tmp: Path, decomp, fields, grid, specs, root_attrs, checksum: bool) -> None:
     # Root keeps taking part in every gather even after a failure, then tells everyone: no hang.
     f, error = None, None
     if decomp.is_root:
         try:
             f = h5py.File(tmp, "w")
-            made = _create_layout(f, grid, specs, root_attrs)
-            for dset, values in made["coords"].values():
-                write_block(dset, (0,), values)
+            made = _create_layout(f, grid, specs, root_attrs, checksum)
+            for dset, a, faces in made["coords"].values():
+                write_block(dset, (0,), grid.edges(a) if faces else grid.centers(a))
         except Exception as exc:  # noqa: BLE001 - reported to every rank below
             error = exc
     for name, *_ in specs:
@@ -198,7 +237,8 @@ def _root_attrs(attrs: Mapping[str, Any] | None, decomp, method: str) -> dict[st
 def write_fields(path: str | os.PathLike, decomp, fields: Mapping[str, np.ndarray],
                  attrs: Mapping[str, Any] | None = None,
                  component_names: Mapping[str, Sequence[str]] | None = None,
-                 grid: Grid | None = None, *, method: str = "auto", fsync: bool = True) -> str:
+                 grid: Grid | None = None, *, method: str = "auto", fsync: bool = True,
+                 checksum: bool = False) -> str:
     """Write owned blocks of global fields into one HDF5 file (collective over ``decomp.cart``).
 
     Parameters
@@ -211,6 +251,7 @@ def write_fields(path: str | os.PathLike, decomp, fields: Mapping[str, np.ndarra
     grid : the global grid (default ``decomp.grid``).
     method : ``"auto"`` (mpio if h5py is parallel, else gather), ``"mpio"`` or ``"gather"``.
     fsync : flush the file and the directory entry to disk before returning.
+    checksum : Fletcher32 checksums on the field datasets (chunked storage), checked by every read.
 
     Returns
     -------
@@ -227,7 +268,7 @@ def write_fields(path: str | os.PathLike, decomp, fields: Mapping[str, np.ndarra
     tmp, root_attrs = decomp.bcast(setup)
     writer = _write_mpio if method == "mpio" else _write_gather
     try:
-        writer(tmp, decomp, fields, grid, specs, root_attrs)
+        writer(tmp, decomp, fields, grid, specs, root_attrs, checksum)
         decomp.barrier()  # every rank has closed the file before it is renamed
     except BaseException:
         if decomp.is_root:

@@ -8,6 +8,8 @@ Layout of ``output.dir``::
     diagnostics.h5 / .csv       per-step mass, entropy, min u0, margin, closure statistics, wall time
     rescue_<step>.h5            the state at which the solver's guard stopped the run (not restartable)
     input.toml                  the input text as run (with --set overrides listed on top)
+    .hpcclose.lock              held by the run using the directory (see io/lock.py)
+    crash-rank<r>.txt           the traceback of an internal error on rank r, if one happened
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from ..errors import InputError
 from .checkpoint import write_checkpoint
 from .fields import write_fields
 from .files import atomic_write_text
+from .lock import RunLock
 from .timeseries import read_timeseries, write_timeseries
 from .xdmf import write_xdmf, write_xdmf_series
 
@@ -30,55 +33,81 @@ RESULT_GLOBS = ("fields_*.h5", "checkpoint_*.h5", "diagnostics.h5", "rescue_*.h5
 
 
 class RunDirectory:
-    """Owns ``output.dir`` for one run (collective: every rank constructs it)."""
+    """Owns ``output.dir`` for one run (collective: every rank constructs it; :meth:`close` at the end).
+
+    Rank 0 alone touches the directory's listing (so no rank reads a file another deletes): it locks
+    the directory against a second run (:class:`~.lock.RunLock`), refuses to clobber results unless
+    asked, and on a restart removes what the continued run supersedes — outputs later than the
+    checkpoint and the temporary files of writes a crash interrupted — then tells every rank what stays.
+    A directory that cannot be used is an :class:`InputError` naming ``output.dir``, before any output.
+    """
 
     def __init__(self, sim, overwrite: bool = False, restart: bool = False, overrides: list[str] | None = None):
         self.sim = sim
         self.path = Path(sim.cfg.output.dir)
-        d = sim.decomp
+        self.lock: RunLock | None = None
+        header = "".join(f"# --set {o}\n" for o in overrides or [])
 
-        def prepare() -> str | None:
-            held = [p for g in RESULT_GLOBS for p in self.path.glob(g)] if self.path.is_dir() else []
-            if held and not (overwrite or restart):
-                return (f"output.dir {self.path} already holds results ({held[0].name}, …): choose another "
-                        f"directory (--set output.dir=…) or pass --overwrite")
-            self.path.mkdir(parents=True, exist_ok=True)
-            if overwrite and not restart:
-                for p in [*held, *self.path.glob("*.xdmf"), self.path / "latest"]:
-                    p.unlink(missing_ok=True)
-            header = "".join(f"# --set {o}\n" for o in overrides or [])
-            atomic_write_text(self.path / "input.toml", header + sim.cfg.text)
-            return None
+        def prepare() -> list[Path]:
+            try:
+                self.path.mkdir(parents=True, exist_ok=True)
+                self.lock = RunLock(self.path)
+                held = [p for g in RESULT_GLOBS for p in self.path.glob(g)]
+                if held and not (overwrite or restart):
+                    raise InputError(f"output.dir {self.path} already holds results ({held[0].name}, …): choose "
+                                     f"another directory (--set output.dir=…) or pass --overwrite")
+                if overwrite and not restart:
+                    for p in [*held, *self.path.glob("*.xdmf"), self.path / "latest"]:
+                        p.unlink(missing_ok=True)
+                kept = self._resume_files() if restart else []
+                atomic_write_text(self.path / "input.toml", header + sim.cfg.text)
+                return kept
+            except InputError:
+                self.close()
+                raise
+            except (OSError, ValueError) as exc:  # a file in the way, no permission, read-only, full, bad name
+                self.close()
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                raise InputError(f"output.dir {self.path}: cannot write results there ({reason})") from None
 
-        problem = d.bcast(prepare() if d.is_root else None)
-        if problem:
-            raise InputError(problem)
-        self.outputs: list[Path] = []
+        self.outputs: list[Path] = sim.decomp.root_only(prepare)
         self.last_output_time: float | None = None
-        self.previous: dict[str, list] = {}
-        if restart:
-            self._resume()
-        d.barrier()
+        # the earlier rows, which rank 0 writes out again with the new ones
+        self.previous: dict[str, list] = self._previous_diagnostics() if restart and sim.decomp.is_root else {}
 
-    def _resume(self) -> None:
-        """Keep the outputs and diagnostics up to the restart time; later ones will be rewritten."""
+    def close(self) -> None:
+        """Release the directory for other runs (rank 0 holds the lock; idempotent)."""
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+
+    def _resume_files(self) -> list[Path]:
+        """Rank 0, on a restart: the outputs up to the restart time (later ones are removed: the
+        continued run rewrites them) and no leftovers of interrupted writes."""
         import h5py
 
-        t, step = self.sim.t, self.sim.step_count
+        for tmp in self.path.glob(".*.tmp-*"):
+            log.info("removing %s, left by an interrupted write", tmp.name)
+            tmp.unlink(missing_ok=True)
+        kept = []
         for p in sorted(self.path.glob("fields_*.h5")):
             with h5py.File(p, "r") as f:
-                later = float(f.attrs["time"]) > t * (1 + 1e-12)
-            if later:  # superseded by the continued run (rank 0 removes it)
-                if self.sim.decomp.is_root:
-                    p.unlink()
-                    p.with_suffix(".xdmf").unlink(missing_ok=True)
+                later = float(f.attrs["time"]) > self.sim.t * (1 + 1e-12)
+            if later:
+                p.unlink()
+                p.with_suffix(".xdmf").unlink(missing_ok=True)
             else:
-                self.outputs.append(p)
+                kept.append(p)
+        return kept
+
+    def _previous_diagnostics(self) -> dict[str, list]:
+        """The diagnostics rows before the restart step (the continued run appends its own)."""
         diag = self.path / "diagnostics.h5"
-        if diag.exists():
-            cols, _ = read_timeseries(diag)
-            keep = np.asarray(cols["step"]) < step
-            self.previous = {k: list(np.asarray(v)[keep]) for k, v in cols.items()}
+        if not diag.exists():
+            return {}
+        cols, _ = read_timeseries(diag)
+        keep = np.asarray(cols["step"]) < self.sim.step_count
+        return {k: list(np.asarray(v)[keep]) for k, v in cols.items()}
 
     # --- what goes into every file -----------------------------------------------------------------
     def attrs(self) -> dict:

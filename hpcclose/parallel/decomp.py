@@ -188,7 +188,8 @@ class Decomposition:
 
     def local_centers(self, axis: int = 0) -> np.ndarray:
         """Cell centres of the owned cells along ``axis``."""
-        return self.grid.centers(axis)[self.global_slices[axis]]
+        sl = self.global_slices[axis]
+        return self.grid.centers(axis, sl.start, sl.stop)
 
     # --- index maps ---------------------------------------------------------------------------------
     def to_global(self, local_index) -> tuple[int, ...]:
@@ -264,17 +265,24 @@ class Decomposition:
         """Run ``fn`` on rank 0 and hand its result, or its failure, to every rank (collective).
 
         Non-root ranks wait in the broadcast, so no rank is left hanging when rank 0's work fails:
-        rank 0 re-raises its own exception, the others raise :class:`OSError` naming it.
+        rank 0 re-raises its own exception; the others raise the same error if it is meant for the user
+        (an :class:`~hpcclose.errors.HpccloseError`, so the job ends as one), else :class:`OSError` naming it.
         """
+        from ..errors import HpccloseError
+
         result, error = None, None
         if self.is_root:
             try:
                 result = fn()
             except Exception as exc:  # noqa: BLE001 - re-raised on every rank below
                 error = exc
-        status = self.bcast((result, None if error is None else f"{type(error).__name__}: {error}"))
+        shared = error if isinstance(error, HpccloseError) else (
+            None if error is None else f"{type(error).__name__}: {error}")
+        status = self.bcast((result, shared))
         if error is not None:
             raise error
+        if isinstance(status[1], HpccloseError):
+            raise status[1]
         if status[1] is not None:
             raise OSError(f"rank 0 failed: {status[1]}")
         return status[0]

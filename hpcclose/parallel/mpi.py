@@ -19,7 +19,7 @@ import traceback
 from types import TracebackType
 from typing import NamedTuple
 
-_state: dict[str, object] = {"debug": False}
+_state: dict[str, object] = {"debug": False, "crash_dir": None}
 
 
 def world():
@@ -38,31 +38,55 @@ def size() -> int:
 
 
 def _excepthook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
-    """Print '[rank r] message' (a traceback with --debug) and abort every rank."""
-    from ..errors import HpccloseError
+    """Print one line '[rank r/P] cause' and abort every rank.
+
+    The traceback goes to stderr with --debug; otherwise, for an internal error (a bug, not a user
+    error), to ``crash-rank<r>.txt`` in the run directory once one is known (:func:`set_crash_dir`).
+    """
+    from ..errors import EXIT_FAILED, HpccloseError
 
     comm = world()
+    r = comm.Get_rank()
     user_error = isinstance(exc, HpccloseError)
     name = "error" if user_error else exc_type.__name__
-    text = f"hpcclose: [rank {comm.Get_rank()}/{comm.Get_size()}] {name}: {exc}\n"
-    if _state["debug"] or not (user_error or isinstance(exc, KeyboardInterrupt)):
-        text += "".join(traceback.format_exception(exc_type, exc, tb))
-    # one write of the whole report, the rank line first, and a moment for the launcher to forward it:
-    # Abort makes mpiexec kill every process, and output still in its pipes would be lost
+    trace = "".join(traceback.format_exception(exc_type, exc, tb))
+    hint = ""
+    if not (user_error or _state["debug"] or isinstance(exc, KeyboardInterrupt)):
+        hint = f" ({_keep_traceback(trace, r)}; --debug prints it)"
+    cause = " ".join(str(exc).split())  # one line, even for messages from MPI or HDF5
+    text = f"hpcclose: [rank {r}/{comm.Get_size()}] {name}: {cause}{hint}\n" + (trace if _state["debug"] else "")
+    # one write of the whole report, and a moment for the launcher to forward it: Abort makes mpiexec
+    # kill every process, and output still in its pipes would be lost
     sys.stderr.flush()
     data = text.encode()
     while data:
         data = data[os.write(2, data):]
-    code = 2 if user_error else 1
+    code = exc.exit_status if user_error else EXIT_FAILED
     if comm.Get_size() > 1:
         time.sleep(0.5)
         comm.Abort(code)
-    # alone: finalize, so the launcher reports this exit status instead of a bad termination
-    from mpi4py import MPI
-
-    if not MPI.Is_finalized():
-        MPI.Finalize()
+    # alone: exit at once (mpiexec passes the status on); no MPI_Finalize, whose clean-up would retry
+    # whatever just failed (a parallel HDF5 file that cannot be flushed on a full disk crashes there)
     os._exit(code)
+
+
+def _keep_traceback(trace: str, r: int) -> str:
+    """Write an internal error's traceback next to the run's results; returns where it went."""
+    where = _state.get("crash_dir")
+    if where is None:
+        return "traceback not kept"
+    path = os.path.join(where, f"crash-rank{r}.txt")
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(trace)
+    except OSError:
+        return "traceback not kept"
+    return f"traceback in {path}"
+
+
+def set_crash_dir(path: str | os.PathLike | None) -> None:
+    """Where the excepthook keeps the traceback of an internal error (the run directory)."""
+    _state["crash_dir"] = None if path is None else os.fspath(path)
 
 
 def init(debug: bool = False) -> None:

@@ -28,6 +28,7 @@ class StopRequest:
         """This rank's flag (rank 0 also looks for the stop file); combine it over ranks to decide."""
         if not self.flag and self.stop_file is not None and decomp.is_root and self.stop_file.exists():
             self.flag, self.reason = True, f"stop file {self.stop_file}"
+            self.stop_file.unlink(missing_ok=True)  # consumed: a restart must not stop again at once
         return self.flag
 
     def restore(self) -> None:

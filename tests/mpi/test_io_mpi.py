@@ -88,6 +88,12 @@ def test_write_fields_collective(shared_dir, case):
         np.testing.assert_array_equal(fields["u"], gathered)
     # Every rank's block was written by that rank.
     np.testing.assert_array_equal(fields["rank"][dc.global_slices], dc.rank)
+    # The coordinates, written in parts by the ranks, are the whole axes (faces as np.linspace gives them).
+    with h5py.File(out, "r") as f:
+        for a, ax in enumerate(dc.grid.axis_names):
+            lo, hi, n = dc.grid.lower[a], dc.grid.upper[a], dc.grid.cells[a]
+            np.testing.assert_array_equal(f[f"grid/{ax}"][...], lo + (np.arange(n) + 0.5) * ((hi - lo) / n))
+            np.testing.assert_array_equal(f[f"grid/{ax}_edges"][...], np.linspace(lo, hi, n + 1))
     dc.free()
 
 

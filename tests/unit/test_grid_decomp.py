@@ -239,3 +239,14 @@ def test_one_rank_maps_and_collectives():
         assert dc.empty_extended(2).shape == (7, 8, 2)
     finally:
         dc.free()
+
+
+def test_parts_of_an_axis_equal_the_whole_axis():
+    """A rank computes its own cell centres and faces; they equal slices of the whole axis bit for bit
+    (faces as np.linspace gives them), so no rank needs an array of the global grid's size."""
+    for lo, hi, n in [(-1.1, 1.1, 100), (0.0, 14.0, 28), (-3.5, 1.7, 777), (0.1, 0.3, 5)]:
+        g = Grid.from_extent(x=(lo, hi, n))
+        np.testing.assert_array_equal(g.edges(0), np.linspace(lo, hi, n + 1))
+        for start, stop in [(0, 2), (1, 4), (n - 2, n)]:
+            np.testing.assert_array_equal(g.centers(0, start, stop), g.centers(0)[start:stop])
+            np.testing.assert_array_equal(g.edges(0, start, stop + 1), g.edges(0)[start:stop + 1])

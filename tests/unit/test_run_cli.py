@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from conftest import MPIEXEC, ROOT, run_mpi
 
+from hpcclose.errors import EXIT_STOPPED
 from hpcclose.io.checkpoint import is_complete, latest_checkpoint
 
 PLANE = ROOT / "inputs" / "plane_source_m2.toml"
@@ -80,7 +81,7 @@ def test_sigterm_checkpoints_and_exits_cleanly(tmp_path):
     _wait_for(tmp_path / "r" / "fields_00001.h5", proc)
     proc.send_signal(signal.SIGTERM)  # to mpiexec, which forwards it to both ranks (as srun does)
     out, _ = proc.communicate(timeout=60)  # a run that ignores the signal ends in TimeoutExpired
-    assert proc.returncode == 0, out
+    assert proc.returncode == EXIT_STOPPED, out  # stopped with a checkpoint: resubmit to continue
     assert "stopped (SIGTERM" in out
     ckpt = latest_checkpoint(tmp_path / "r")
     assert ckpt is not None and is_complete(ckpt)
@@ -100,3 +101,28 @@ def test_sigkill_during_output_keeps_previous_checkpoint(tmp_path):
     with h5py.File(ckpt, "r") as f:
         u = f["fields/u"][...]
     assert u.shape == (48, 48, 3) and np.all(np.isfinite(u))
+
+
+@pytest.mark.parametrize("ranks", [2, 3])
+def test_restart_after_sigkill_on_any_rank_count(tmp_path, ranks):
+    """A node failure: SIGKILL while outputs newer than the last checkpoint exist; the restart (on 2 or 3
+    ranks) removes what it supersedes and ends where an uninterrupted run ends, bit for bit."""
+    run_dir, ref = tmp_path / "r", tmp_path / "ref"
+    extra = ["--set", "output.every_steps=1", "--set", "output.checkpoint_every_steps=4",
+             "--set", "scheme.max_steps=40"]
+    proc = _launch(run_dir, *extra)
+    _wait_for(run_dir, proc, ready=lambda: (c := latest_checkpoint(run_dir)) is not None and
+              int(c.stem.split("_")[1]) >= 8)
+    _wait_for(run_dir, proc, ready=lambda: len(list(run_dir.glob("fields_*.h5"))) > 10)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    res = _run(ranks, "restart", str(run_dir))
+    assert res.returncode == 0, res.stderr
+    args = ["--set", f"output.dir='{ref}'", "--set", "mesh.cells=[48,48]", "--set", "velocity.quadrature=[8,8]"]
+    assert _run(2, "run", str(PERIODIC), *args, *extra).returncode == 0
+    assert np.array_equal(_final_u(run_dir), _final_u(ref))
+    times = []
+    for p in sorted(run_dir.glob("fields_*.h5")):
+        with h5py.File(p, "r") as f:
+            times.append(f.attrs["time"])
+    assert len(times) == 41 and np.all(np.diff(times) > 0)  # one per step, none twice

@@ -11,7 +11,7 @@ import pytest
 from mpi4py import MPI
 
 from hpcclose import config
-from hpcclose.errors import InputError, RealizabilityError
+from hpcclose.errors import InputError, RealizabilityError, SimulationFailed
 from hpcclose.solver import Simulation
 
 INPUTS = Path(__file__).resolve().parents[2] / "inputs"
@@ -115,7 +115,7 @@ def test_closure_failure_policy(policy, failing_closure):
 
 
 def test_guard_stop_writes_a_rescue_file(tmp_path, failing_closure):
-    # the driver writes the state at which the guard stopped the run, then re-raises
+    # the driver writes the state at which the guard stopped the run, then ends it as failed (status 1)
     from hpcclose.driver import run_loop
     from hpcclose.io.run_dir import RunDirectory
 
@@ -123,8 +123,9 @@ def test_guard_stop_writes_a_rescue_file(tmp_path, failing_closure):
                                                        f"closure.name='{failing_closure}'",
                                                        f"output.dir='{tmp_path / 'run'}'"])
     sim = Simulation(cfg, comm=MPI.COMM_SELF)
-    with pytest.raises(RealizabilityError, match="closure failed"):
+    with pytest.raises(SimulationFailed, match=r"closure failed.*\(state written to .*rescue_\d+\.h5\)") as info:
         run_loop(sim, RunDirectory(sim), progress=False)
+    assert info.value.exit_status == 1 and isinstance(info.value.__cause__, RealizabilityError)
     rescue = sorted((tmp_path / "run").glob("rescue_*.h5"))
     assert len(rescue) == 1
     import h5py
