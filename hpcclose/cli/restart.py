@@ -28,6 +28,7 @@ def main(args) -> int:
     from ..io.checkpoint import read_checkpoint, read_header
     from ..io.run_dir import RunDirectory
     from ..solver import Simulation
+    from ..warmup import cache_dir, prepare_kernels
 
     header = read_header(args.checkpoint)
     path = header.path
@@ -36,6 +37,9 @@ def main(args) -> int:
                  f"output.dir={str(path.parent)!r}", *args.overrides]
     cfg = config.parse(header.input_text, f"{path} (input_text)", overrides)
     mpi.configure_threads()
+    # compilation is timed on its own line, outside the run's wall time, rates, ETA and phase shares
+    log.info("kernels ready in %.1f s (compiled once per machine type, cached in %s)", prepare_kernels(cfg),
+             cache_dir())
     sim = Simulation(cfg)
     # read and verified on every rank; a damaged latest checkpoint of a directory falls back to the previous
     u, alpha, t, step, text, attrs = read_checkpoint(args.checkpoint, sim.decomp)

@@ -49,6 +49,7 @@ def execute(sim, out, args, initial_output: bool) -> int:
 def main(args) -> int:
     from ..io.run_dir import RunDirectory
     from ..solver import Simulation
+    from ..warmup import cache_dir, prepare_kernels
 
     cfg = config.load(args.input, args.overrides)
     if args.check:
@@ -56,6 +57,9 @@ def main(args) -> int:
             print(cfg.output.dir, flush=True)
         return EXIT_COMPLETED
     mpi.configure_threads()
+    # compilation is timed on its own line, outside the run's wall time, rates, ETA and phase shares
+    log.info("kernels ready in %.1f s (compiled once per machine type, cached in %s)", prepare_kernels(cfg),
+             cache_dir())
     sim = Simulation(cfg)
     out = RunDirectory(sim, overwrite=args.overwrite, overrides=args.overrides)
     return execute(sim, out, args, initial_output=True)

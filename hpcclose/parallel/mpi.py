@@ -188,6 +188,11 @@ def threads_per_rank() -> int:
     return max(1, cores // node_rank().size)
 
 
+def barrier() -> None:
+    """Wait for every rank of the job (start-up coordination only, never inside the time loop)."""
+    world().Barrier()
+
+
 def configure_threads() -> int:
     """Set Numba's thread count for this rank (see :func:`threads_per_rank`) and return it."""
     n = threads_per_rank()
