@@ -21,7 +21,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import tomllib
-from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .errors import InputError
 
@@ -37,16 +46,21 @@ MAX_GAUSS_POINTS = 2000
 MAX_PHI_POINTS = 4000
 MAX_SPHERE_NODES = 1_000_000
 
-GaussPoints = Annotated[int, Field(ge=1, le=MAX_GAUSS_POINTS)]
-PhiPoints = Annotated[int, Field(ge=1, le=MAX_PHI_POINTS)]
-Quadrature = GaussPoints | Annotated[tuple[GaussPoints, PhiPoints], TomlArray]
 
 
-def check_sphere_nodes(quadrature: int | tuple[int, int]) -> None:
-    """Refuse a 2D product rule of more than :data:`MAX_SPHERE_NODES` nodes (ValueError)."""
+def _sphere_nodes(quadrature: int | tuple[int, int]) -> int | tuple[int, int]:
+    """Refuse a 2D product rule of more than :data:`MAX_SPHERE_NODES` nodes."""
     if isinstance(quadrature, tuple) and quadrature[0] * quadrature[1] > MAX_SPHERE_NODES:
         raise ValueError(f"[n_mu, n_phi] = {list(quadrature)} gives {quadrature[0] * quadrature[1]} nodes, "
                          f"more than the {MAX_SPHERE_NODES} allowed (every cell keeps a value per node)")
+    return quadrature
+
+
+GaussPoints = Annotated[int, Field(ge=1, le=MAX_GAUSS_POINTS)]
+PhiPoints = Annotated[int, Field(ge=1, le=MAX_PHI_POINTS)]
+#: Gauss–Legendre points (1D) or [n_mu, n_phi] (2D), as every input gives a quadrature.
+Quadrature = Annotated[GaussPoints | Annotated[tuple[GaussPoints, PhiPoints], TomlArray],
+                       AfterValidator(_sphere_nodes)]
 
 
 class _Section(BaseModel):
@@ -86,12 +100,6 @@ class VelocityConfig(_Section):
     basis: Literal["monomial", "legendre", "spherical_harmonics"] = "monomial"
     order: int = Field(ge=0, le=30, description="moment order N")
     quadrature: Quadrature = Field(description="Gauss–Legendre points (1D) or [n_mu, n_phi] (2D)")
-
-    @field_validator("quadrature")
-    @classmethod
-    def _nodes(cls, v):
-        check_sphere_nodes(v)
-        return v
 
 
 class ClosureConfig(BaseModel):
@@ -246,6 +254,23 @@ def input_error(exc: ValidationError, source: str, prefix: str = "", suffix: str
     others = len(dict.fromkeys(_split(e)[0] for e in errors)) - 1
     more = f" (and {others} more problem(s))" if others else ""
     return InputError(f"{source}: {prefix}{key}: {msg}{suffix}{more}")
+
+
+class Options(BaseModel):
+    """Base of the models of command-line options (``hpcclose sample``, ``bench``): the rules of
+    :data:`STRICT_INPUT`; fields are named as argparse's ``dest`` and errors name the option
+    (``--max-norm``). Validate with :func:`check_options`."""
+
+    model_config = ConfigDict(**STRICT_INPUT, alias_generator=lambda name: "--" + name.replace("_", "-"))
+
+
+def check_options(model: type[Options], values: dict[str, Any], source: str) -> Options:
+    """``values`` (by field name) validated as ``model``; a problem is an :class:`InputError`
+    ``source: --option: message``."""
+    try:
+        return model(**{model.model_fields[k].alias: v for k, v in values.items()})
+    except ValidationError as exc:
+        raise input_error(exc, source) from None
 
 
 def apply_overrides(data: dict, overrides: list[str], source: str) -> dict:

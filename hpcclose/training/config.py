@@ -33,7 +33,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from ..config import STRICT_INPUT, Quadrature, TomlArray, check_sphere_nodes, read_input, validate
+from ..config import STRICT_INPUT, Quadrature, TomlArray, read_input, validate
 
 Count = Annotated[int, Field(ge=1)]
 PathText = Annotated[str, Field(min_length=1)]
@@ -74,7 +74,6 @@ class VelocitySection(_Section):
     def _consistent(self):
         if (self.dim == 2) != isinstance(self.quadrature, tuple):
             raise ValueError("quadrature must be [n_mu, n_phi] in 2D and an integer in 1D")
-        check_sphere_nodes(self.quadrature)
         if self.dim == 1 and self.basis == "spherical_harmonics":
             raise ValueError("spherical harmonics are a 2D basis; use 'legendre' or 'monomial' in 1D")
         if self.dim == 2 and self.basis == "legendre":
