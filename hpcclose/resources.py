@@ -105,20 +105,20 @@ def _read_int(path: Path) -> int | None:
     return int(text) if text.isdigit() else None
 
 
-def _cgroup_free() -> int | None:
-    """The tightest (limit − usage) of this process's memory cgroup and its ancestors (v2 or v1)."""
+def cgroup_free(membership: Path = Path("/proc/self/cgroup"), mount: Path = Path("/sys/fs/cgroup")) -> int | None:
+    """The tightest (limit − usage) of this process's memory cgroup and its ancestors (v2 or v1), from
+    the ``membership`` file and the cgroup file system at ``mount``."""
     try:
-        lines = Path("/proc/self/cgroup").read_text().splitlines()
+        lines = membership.read_text().splitlines()
     except OSError:
         return None
     free = []
     for line in lines:
         _, controllers, path = line.split(":", 2)
         if controllers == "":
-            root, limit_file, usage_file = Path("/sys/fs/cgroup"), "memory.max", "memory.current"
+            root, limit_file, usage_file = mount, "memory.max", "memory.current"
         elif "memory" in controllers.split(","):
-            root, limit_file, usage_file = (Path("/sys/fs/cgroup/memory"), "memory.limit_in_bytes",
-                                            "memory.usage_in_bytes")
+            root, limit_file, usage_file = mount / "memory", "memory.limit_in_bytes", "memory.usage_in_bytes"
         else:
             continue
         # the process's own group and every ancestor (a container may show only part of the path)
@@ -158,7 +158,7 @@ def memory_available(ranks_on_node: int) -> Available | None:
     ``ranks_on_node`` ranks of the run on this node, and the process's own RLIMIT_AS; None if none is
     known (not Linux)."""
     found = []
-    for amount, what in ((_cgroup_free(), "free in the memory cgroup"), (_mem_available(), "MemAvailable")):
+    for amount, what in ((cgroup_free(), "free in the memory cgroup"), (_mem_available(), "MemAvailable")):
         if amount is not None:
             found.append(Available(amount // ranks_on_node,
                                    f"{_size(amount)} {what} / {ranks_on_node} rank(s) on this node"))
