@@ -39,13 +39,12 @@ from .errors import InputError
 STRICT_INPUT = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 #: Annotation for tuple fields: TOML (and argparse) give lists; the items stay strict.
 TomlArray = Strict(False)
-#: Gauss–Legendre points per axis: numpy's rule costs O(n²) memory and O(n³) time (2000 points take
-#: seconds), and a moment order ≤ 30 needs far fewer.
+#: Gauss–Legendre points per axis: numpy's rule costs O(n²) memory and O(n³) time (2000 points take ~10 s
+#: here), and a moment order ≤ 30 needs far fewer.
 MAX_GAUSS_POINTS = 2000
 #: Uniform φ points (2D) and nodes of a 2D product rule: every cell keeps one value per node.
 MAX_PHI_POINTS = 4000
 MAX_SPHERE_NODES = 1_000_000
-
 
 
 def _sphere_nodes(quadrature: int | tuple[int, int]) -> int | tuple[int, int]:
