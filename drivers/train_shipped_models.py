@@ -52,7 +52,8 @@ def train_one(name: str, sources: str | list[str], dest: Path, overrides: list[s
     # Tee the training logs: visible progress, and a record next to the shipped model.
     with open(logs / f"{name}.log", "w") as log:
         for k, source in enumerate(stages, 1):
-            cmd = [sys.executable, "-m", "hpcclose", "train", str(ROOT / source), "--no-progress"]
+            # regenerating replaces the files of the previous training (and of the stage before)
+            cmd = [sys.executable, "-m", "hpcclose", "train", str(ROOT / source), "--no-progress", "--overwrite"]
             for o in overrides:
                 # later stages continue by L-BFGS only (epochs = 0): an epochs override is for the first
                 if k == 1 or not o.replace(" ", "").startswith("training.epochs="):

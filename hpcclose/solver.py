@@ -15,6 +15,7 @@ import time
 import numpy as np
 
 from . import config as config_mod
+from . import resources
 from .closures import get_closure
 from .diagnostics import History, PhaseTimer, StepStats
 from .errors import InputError
@@ -53,6 +54,7 @@ class Simulation:
             raise InputError(f"{src}: velocity: {exc}") from None
         q = cfg.velocity.quadrature
         self.quad = gauss_legendre(q) if m.dim == 1 else sphere_product(*q)
+        resources.check(cfg, self.grid, self.basis, self.quad, self.problem.periodic, comm)
         self.closure = get_closure(cfg.closure.name, self.basis, self.quad, **self._closure_options(cfg))
         self.decomp = Decomposition(self.grid, self.problem.periodic, comm=comm, dims=cfg.parallel.dims)
         d = self.decomp

@@ -1,17 +1,48 @@
-"""`hpcclose bench closures …`: measured throughput, written as JSON + PNG and printed as a table."""
+"""`hpcclose bench closures …`: measured throughput, written as JSON + PNG and printed as a table.
+
+Options are checked (:class:`ClosuresOptions`, :class:`ScalingOptions`) and the output directory found
+writable before anything runs or is printed.
+"""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
+from typing import Annotated
 
+from pydantic import Field
+
+from ..config import GaussPoints, Options, check_options
 from ..errors import InputError
+from .outputs import writable_dir
+
+Count = Annotated[int, Field(ge=1)]
 
 
-def _ints(text: str) -> tuple[int, ...]:
+class ClosuresOptions(Options):
+    """What ``bench closures`` measures (moment sets exist for the slab's M1 and M2)."""
+
+    orders: list[Annotated[int, Field(ge=1, le=2)]]
+    sizes: list[Count]
+    quadrature: GaussPoints
+    tol: float = Field(gt=0.0)
+    repeat: Count
+    copies: Count
+
+
+class ScalingOptions(Options):
+    ranks: list[Count]
+
+
+def _ints(text: str, option: str, source: str) -> list[int]:
+    """Comma-separated whole numbers (``1e3`` is 1000)."""
     try:
-        return tuple(int(float(s)) for s in text.split(","))
+        values = [float(s) for s in text.split(",")]
     except ValueError:
-        raise InputError(f"expected a comma-separated list of numbers, got {text!r}") from None
+        values = [math.nan]
+    if not all(math.isfinite(v) and v == int(v) for v in values):
+        raise InputError(f"{source}: {option}: expected whole numbers separated by commas, got {text!r}")
+    return [int(v) for v in values]
 
 
 def add_arguments(parser) -> None:
@@ -56,18 +87,25 @@ def main(args) -> int:
     if args.bench == "closures":
         from ..bench import closures as bc
 
+        src = "bench closures"
+        opts = check_options(ClosuresOptions, {
+            "orders": _ints(args.orders, "--orders", src), "sizes": _ints(args.sizes, "--sizes", src),
+            **{k: getattr(args, k) for k in ("quadrature", "tol", "repeat", "copies")}}, src)
+        out = writable_dir(args.out, "--out", src)
         settings = {k: getattr(args, k) for k in ("orders", "sizes", "sets", "closures", "quadrature", "tol",
                                                   "repeat", "copies", "seed", "model", "backends")}
         print(bc.HEADER, flush=True)
-        rows = bc.run(_ints(args.orders), _ints(args.sizes), tuple(args.sets.split(",")),
-                      tuple(args.closures.split(",")), args.quadrature, args.tol, args.repeat, args.seed,
+        rows = bc.run(tuple(opts.orders), tuple(opts.sizes), tuple(args.sets.split(",")),
+                      tuple(args.closures.split(",")), opts.quadrature, opts.tol, opts.repeat, args.seed,
                       log=lambda s: print(s, flush=True), model=args.model, backends=tuple(args.backends.split(",")),
-                      copies=args.copies)
-        js, png = bc.save(rows, Path(args.out), settings)
+                      copies=opts.copies)
+        js, png = bc.save(rows, out, settings)
         print(f"wrote {js} and {png}")
     elif args.bench == "solver":
         from ..bench import solver as bs
 
+        if args.json:
+            writable_dir(Path(args.json).parent, "--json", "bench solver")
         rows = bs.solver(args.input, args.overrides, args.compare)
         if args.json and mpi.rank() == 0:
             bs.save(rows, Path(args.json), {"input": args.input, "overrides": args.overrides,
@@ -77,9 +115,11 @@ def main(args) -> int:
 
         from ..bench import solver as bs
 
+        src = "bench scaling"
+        opts = check_options(ScalingOptions, {"ranks": _ints(args.ranks, "--ranks", src)}, src)
+        out = writable_dir(args.out, "--out", src)
         launcher = args.mpiexec or str(Path(sys.executable).parent / "mpiexec")
-        rows = bs.scaling(args.input, args.overrides, list(_ints(args.ranks)), args.kind, launcher)
-        out = Path(args.out)
+        rows = bs.scaling(args.input, args.overrides, opts.ranks, args.kind, launcher)
         js = bs.save(rows, out / f"scaling_{args.kind}.json", {"input": args.input, "overrides": args.overrides,
                                                               "ranks": args.ranks, "kind": args.kind})
         png = bs.plot_scaling(rows, out / f"scaling_{args.kind}.png", args.kind)

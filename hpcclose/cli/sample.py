@@ -7,14 +7,28 @@
     hpcclose sample --order 1 --sampler grid --size 52000 --vary-u0 160 -o m1_test.h5  # [A] test set
     hpcclose sample --order 2 --sampler moments --eps 0.06 --count 20000 -o m2_u.h5  # uniform in u, [B]'s data
 
-Serial: under mpiexec only rank 0 samples and writes.
+Serial: under mpiexec only rank 0 samples and writes. The options' types, the quadrature and the output
+file (not there yet, unless ``--overwrite``; writable) are checked before any sampling; the samplers check
+the ranges of their own parameters.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..config import Options, Quadrature, check_options
 from ..errors import InputError
+from .outputs import new_file
+
+
+class SampleOptions(Options):
+    """Finite numbers and a quadrature within the input files' limits (the samplers check the ranges)."""
+
+    max_norm: float
+    tau: float
+    eps: float
+    bounds: list[float] | None
+    quadrature: Quadrature | None
 
 
 def add_arguments(parser) -> None:
@@ -45,6 +59,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--vary-u0", type=int, default=0, metavar="K",
                         help="test set: repeat every sample for K values of u0 evenly in [1e-8, 8] [A 4.1.1]")
     parser.add_argument("-o", "--output", required=True, help="HDF5 file to write")
+    parser.add_argument("--overwrite", action="store_true", help="replace the output file if it exists")
 
 
 def build(args):
@@ -57,9 +72,8 @@ def build(args):
     except ValueError as exc:
         raise InputError(f"sample: {exc}") from None
     q = args.quadrature or ([30] if basis.dim == 1 else [20, 40])
-    if len(q) != basis.dim or min(q) < 1:
-        raise InputError(f"sample: --quadrature needs {basis.dim} positive number(s) in {basis.dim}D, "
-                         f"got {q}")
+    if len(q) != basis.dim:
+        raise InputError(f"sample: --quadrature needs {basis.dim} number(s) in {basis.dim}D, got {q}")
     quad = gauss_legendre(q[0]) if basis.dim == 1 else sphere_product(*q)
     if args.sampler == "sobol":
         ds = sampling.sample_sobol(basis, quad, args.count, args.max_norm, args.tau, args.seed)
@@ -86,6 +100,10 @@ def main(args) -> int:
 
     if mpi.rank() != 0:
         return 0
+    q = args.quadrature
+    check_options(SampleOptions, {"max_norm": args.max_norm, "tau": args.tau, "eps": args.eps, "bounds": args.bounds,
+                                  "quadrature": q[0] if q and len(q) == 1 else q}, "sample")
+    new_file(args.output, "--output", "sample", args.overwrite)
     basis, quad, ds = build(args)
     path = datasets.save(args.output, ds)
     a = ds.attrs

@@ -2,13 +2,18 @@
 
 One process (one GPU if visible, else the CPU). Shows a progress bar (epochs, loss, validation loss, best
 epoch, learning rate) and ends with a summary: epochs, stop reason, validation errors of the exported
-network, the convexity report and where the model file and loss curves were written.
+network, the convexity report and where the model file and loss curves were written. Every file it will
+write (the model, its history and loss curves, ``data.save``) is checked before training: writable, and
+not replacing an existing file unless ``--overwrite``.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..errors import InputError
 from ..parallel import mpi
+from .outputs import new_file
 
 
 def add_arguments(parser) -> None:
@@ -18,6 +23,19 @@ def add_arguments(parser) -> None:
                              "repeatable")
     parser.add_argument("--epochs", type=int, default=None, help="train for at most this many epochs")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the model file (and its history, loss curves, data.save) if they exist")
+
+
+def check_outputs(cfg, overwrite: bool) -> None:
+    """Refuse, before any work, output files that cannot be written or would replace results."""
+    model = Path(cfg.output.model)
+    files = [("output.model", model)]
+    files += [("output.history", model.with_suffix(".history.json"))] if cfg.output.history else []
+    files += [("output.plots", model.with_suffix(".loss.png"))] if cfg.output.plots else []
+    files += [("data.save", Path(cfg.data.save))] if cfg.data.save else []
+    for key, path in files:
+        new_file(path, key, cfg.source, overwrite)
 
 
 def main(args) -> int:
@@ -30,6 +48,7 @@ def main(args) -> int:
     if args.epochs is not None and args.epochs < 1:
         raise InputError(f"--epochs must be ≥ 1, got {args.epochs}")
     cfg = config.load(args.input, args.overrides)
+    check_outputs(cfg, args.overwrite)
     result = train(cfg, progress=not args.no_progress, epochs=args.epochs)
     print(result.summary(), flush=True)
     return 0

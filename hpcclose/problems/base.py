@@ -13,17 +13,19 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ValidationError
 
+from ..config import STRICT_INPUT, input_error
 from ..registry import Registry
 from ..scheme.boundary import BoundaryCondition
 from ..velocity import Basis, Quadrature
 
 
 class Params(BaseModel):
-    """Base of problem parameter models: unknown keys are errors."""
+    """Base of problem parameter models: the rules of every input (:data:`~hpcclose.config.STRICT_INPUT`:
+    unknown keys, inf / nan and loose types are errors)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT_INPUT
 
 
 @dataclass
@@ -53,8 +55,6 @@ class Problem(ABC):
         try:
             self.p = self.Params(**params)
         except ValidationError as exc:
-            from ..config import input_error
-
             raise input_error(exc, source, "problem.", f" (problem {self.name!r})") from None
 
     # --- hooks --------------------------------------------------------------------------------------

@@ -29,15 +29,18 @@ Tables (see ``inputs/train_*.toml``)::
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, model_validator
 
-from ..config import read_input, validate
+from ..config import STRICT_INPUT, Quadrature, TomlArray, read_input, validate
+
+Count = Annotated[int, Field(ge=1)]
+PathText = Annotated[str, Field(min_length=1)]
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT_INPUT
 
 
 class ModelSection(_Section):
@@ -63,17 +66,14 @@ class ModelSection(_Section):
 
 class VelocitySection(_Section):
     basis: Literal["monomial", "legendre", "spherical_harmonics"] = "monomial"
-    dim: Literal[1, 2] = 1
+    dim: int = Field(1, ge=1, le=2)
     order: int = Field(ge=1, le=30, description="moment order N")
-    quadrature: int | tuple[int, int]
+    quadrature: Quadrature
 
     @model_validator(mode="after")
     def _consistent(self):
         if (self.dim == 2) != isinstance(self.quadrature, tuple):
             raise ValueError("quadrature must be [n_mu, n_phi] in 2D and an integer in 1D")
-        q = self.quadrature if isinstance(self.quadrature, tuple) else (self.quadrature,)
-        if any(v < 1 for v in q):
-            raise ValueError(f"quadrature sizes must be ≥ 1, got {self.quadrature}")
         if self.dim == 1 and self.basis == "spherical_harmonics":
             raise ValueError("spherical harmonics are a 2D basis; use 'legendre' or 'monomial' in 1D")
         if self.dim == 2 and self.basis == "legendre":
@@ -90,16 +90,16 @@ class ExtraBall(_Section):
 
 class DataSection(_Section):
     sampler: Literal["grid", "sobol", "moments", "file"]
-    file: str | None = None
-    size: int | list[int] | None = Field(None, description="grid points per α̃ axis")
-    bounds: tuple[float, float] = (-65.0, 65.0)
+    file: PathText | None = None
+    size: Count | list[Count] | None = Field(None, description="grid points per α̃ axis")
+    bounds: Annotated[tuple[float, float], TomlArray] = (-65.0, 65.0)
     count: int | None = Field(None, ge=10)
     max_norm: float | None = Field(None, gt=0.0)
     tau: float = Field(1e-7, ge=0.0)
     eps: float | None = Field(None, gt=0.0, lt=0.5, description="moments: distance inside the realizable set")
     seed: int = 0
     validation_fraction: float = Field(0.1, gt=0.0, lt=1.0)
-    save: str | None = None
+    save: PathText | None = None
     extra: list[ExtraBall] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -135,7 +135,7 @@ class TrainingSection(_Section):
     seed: int = 0
     lbfgs_iterations: int = Field(0, ge=0, description="full-batch L-BFGS-B steps after Adam (0: none)")
     lbfgs_memory: int = Field(50, ge=1, le=1000, description="L-BFGS history length")
-    initial_model: str | None = Field(None, description="model file whose weights and scalings start the "
+    initial_model: PathText | None = Field(None, description="model file whose weights and scalings start the "
                                       "training (same architecture and layout; a monotone one with epochs = 0): "
                                       "continue a run")
     early_stopping: EarlyStopping = EarlyStopping()
@@ -146,13 +146,13 @@ class LossSection(_Section):
 
     h: float | None = Field(None, ge=0.0)
     alpha: float | None = Field(None, ge=0.0)
-    u: float | Literal["auto"] | None = None
+    u: Annotated[float, Field(ge=0.0)] | Literal["auto"] | None = None
     mono: float | None = Field(None, ge=0.0)
     jacobian: float | None = Field(None, ge=0.0, description="weight of mean ReLU(−λ_min(sym ∇α*)) at the "
                                    "training points (not in the papers; 0 by default)")
     jacobian_margin: float = Field(0.0, ge=0.0, description="the jacobian term asks λ_min(sym ∇α̃) ≥ this "
                                    "(0: ≥ 0)")
-    jacobian_power: Literal[1, 2] = Field(1, description="1: hinge; 2: squared hinge (smooth, for large "
+    jacobian_power: int = Field(1, ge=1, le=2, description="1: hinge; 2: squared hinge (smooth, for large "
                                           "weights under L-BFGS)")
     jacobian_points: int = Field(16384, ge=1, description="training points carrying the jacobian term "
                                  "in the L-BFGS refinement (a fixed subset)")
@@ -160,16 +160,9 @@ class LossSection(_Section):
                                      "training data's bounding box where the jacobian term is imposed too "
                                      "(no labels; convexity.random_realizable)")
 
-    @field_validator("u")
-    @classmethod
-    def _nonneg(cls, v):
-        if isinstance(v, float) and v < 0:
-            raise ValueError("must be ≥ 0 or 'auto'")
-        return v
-
 
 class OutputSection(_Section):
-    model: str = Field(description="network file to write (HDF5)")
+    model: PathText = Field(description="network file to write (HDF5)")
     plots: bool = True
     history: bool = True
     convexity_points: int = Field(20000, ge=0)
@@ -184,7 +177,7 @@ class TrainConfig(_Section):
     output: OutputSection
     source: str = Field("<input>", exclude=True)
     text: str = Field("", exclude=True)
-    overrides: tuple[str, ...] = Field((), exclude=True)
+    overrides: Annotated[tuple[str, ...], TomlArray] = Field((), exclude=True)
 
 
 def parse(text: str, source: str = "<input>", overrides: list[str] | None = None) -> TrainConfig:

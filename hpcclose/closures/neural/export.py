@@ -144,7 +144,7 @@ class Network:
         return int(sum(a.size for a in arrays))
 
     def validate(self, where: str = "network") -> None:
-        """Check that every array has the shape its neighbours imply (raises InputError)."""
+        """Check that every array has the shape its neighbours imply and finite values (raises InputError)."""
         d = self.d
 
         def bad(msg):
@@ -202,6 +202,16 @@ class Network:
             for k, s in shapes.items():
                 if m[k].shape != s:
                     bad(f"monotone {k} has shape {m[k].shape}, expected {s}")
+        # every weight finite (a diverged training writes NaN), named as the dataset in the file
+        arrays = {"input/shift": self.input_shift, "input/matrix": self.input_matrix, "input/signs": self.signs,
+                  "output/shift": self.output_shift,
+                  **{f"layers/{k:03d}/{name}": a for k, L in enumerate(self.layers)
+                     for name, a in (("Wz", L.Wz), ("Wx", L.Wx), ("b", L.b)) if a is not None},
+                  **{f"monotone/{k}": a for k, a in self.monotone.items()}}
+        nonfinite = [name for name, a in arrays.items() if not np.all(np.isfinite(a))]
+        if nonfinite:
+            bad(f"{', '.join(nonfinite)} hold NaN or inf weights (a diverged training?): train the network again "
+                "or use another model file")
 
     # --- compatibility with a run -------------------------------------------------------------------
     def check_fits(self, basis: Basis, quad: Quadrature | None = None, where: str = "model") -> None:
