@@ -93,6 +93,25 @@ class Closure(ABC):
             return 0.5 * np.einsum("ij,ij->i", alpha, u)
         return np.einsum("ij,ij->i", alpha, u) - self.ansatz(alpha) @ self.w
 
+    def as_cells(self, u: np.ndarray, where: str, positive: bool = False) -> tuple[np.ndarray, tuple[int, ...]]:
+        """The input check every closure starts with: (u as a float (ncells, n) array, u's shape).
+
+        One cell may come as (n,), a batch with any leading axes as (…, n); closures give α back in u's
+        shape. ``where`` names the closure in errors. Raises ValueError if the last axis is not n; with
+        ``positive``, :class:`RealizabilityError` naming the first offending cells if some moments are not
+        finite or have u0 ≤ 0 (the cheap test an exponential closure needs before it takes log u0; full
+        realizability is :meth:`check_realizable`).
+        """
+        u = np.asarray(u, dtype=float)
+        if u.ndim == 0 or u.shape[-1] != self.n:
+            raise ValueError(f"{where}: moments must have shape (ncells, {self.n}), got {u.shape}")
+        u2 = u.reshape(-1, self.n)
+        if positive:
+            bad = ~np.isfinite(u2).all(axis=1) | ~(u2[:, 0] > 0)
+            if bad.any():
+                _raise_offending(u2, bad, f"{where} input: {{}} moment vector(s) non-finite or with u0 ≤ 0")
+        return u2, u.shape
+
     def check_realizable(self, u: np.ndarray, where: str = "input") -> None:
         """Raise :class:`RealizabilityError` naming the first offending cells if u is not realizable."""
         u = np.asarray(u)
@@ -100,11 +119,16 @@ class Closure(ABC):
         if not self.linear:
             bad |= ~self.basis.is_realizable(u)
         if bad.any():
-            cells = np.flatnonzero(bad)
-            shown = ", ".join(f"cell {c}: u={np.array2string(u[c], precision=4)}" for c in cells[:3])
-            more = f" (and {cells.size - 3} more)" if cells.size > 3 else ""
-            raise RealizabilityError(f"{where}: {cells.size} non-realizable moment vector(s): {shown}{more}",
-                                     cells, u[cells])
+            _raise_offending(u, bad, f"{where}: {{}} non-realizable moment vector(s)")
+
+
+def _raise_offending(u: np.ndarray, bad: np.ndarray, head: str) -> None:
+    """RealizabilityError "<head>: cell c: u=[…], …" naming the first three cells flagged in ``bad`` (rows
+    of u); ``{}`` in ``head`` becomes the number of flagged cells."""
+    cells = np.flatnonzero(bad)
+    shown = ", ".join(f"cell {c}: u={np.array2string(u[c], precision=4)}" for c in cells[:3])
+    more = f" (and {cells.size - 3} more)" if cells.size > 3 else ""
+    raise RealizabilityError(f"{head.format(cells.size)}: {shown}{more}", cells, u[cells])
 
 
 def available() -> list[str]:

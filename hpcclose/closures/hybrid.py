@@ -142,7 +142,7 @@ class HybridClosure(Closure):
 
     def residuals(self, u: np.ndarray, alpha: np.ndarray) -> np.ndarray:
         """r = ‖⟨m exp(α·m)⟩ − u‖₂ / u0 per cell (Numba, parallel)."""
-        from .neural.cpu import moment_residuals
+        from ..kernels.residuals import moment_residuals
 
         u = np.ascontiguousarray(u, dtype=float)
         out = np.empty(u.shape[0])
@@ -153,8 +153,7 @@ class HybridClosure(Closure):
     def multipliers(self, u: np.ndarray, alpha0: np.ndarray | None = None) -> tuple[np.ndarray, ClosureStats]:
         """α (ncells, n): the network's where its residual ≤ tol, Newton's elsewhere, started from the
         network's α or from ``alpha0`` (the caller's warm start), whichever has the smaller residual."""
-        single = np.ndim(u) == 1
-        u2 = self.network._check(u)
+        u2, shape = self.as_cells(u, f"{self.network.name} closure", positive=True)
         alpha, _ = self.network.network_multipliers(u2)
         r = self.residuals(u2, alpha)
         self.last_residuals = r
@@ -172,4 +171,4 @@ class HybridClosure(Closure):
         self.resolved_total += bad.size
         log.debug("hybrid closure: %d of %d cells re-solved by Newton (network residual max %.2e)",
                   bad.size, ncells, stats.residual_max)
-        return (alpha[0] if single else alpha), stats
+        return alpha.reshape(shape), stats

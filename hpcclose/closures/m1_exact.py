@@ -179,11 +179,7 @@ class M1ExactClosure(Closure):
 
     def multipliers(self, u: np.ndarray, alpha0: np.ndarray | None = None) -> tuple[np.ndarray, ClosureStats]:
         """α (ncells, 2) of exp(α0 + α1 μ) with exact moments u; ``alpha0`` (warm start) is ignored."""
-        u = np.asarray(u, dtype=float)
-        shape = u.shape
-        if u.ndim == 0 or shape[-1] != 2:
-            raise ValueError(f"m1_exact: moments must have shape (ncells, 2), got {shape}")
-        u = u.reshape(-1, 2)
+        u, shape = self.as_cells(u, "m1_exact")
         self.check_realizable(u, where="m1_exact")
         u0, u1 = u[:, 0], u[:, 1]
         x = u1 / u0

@@ -44,11 +44,7 @@ class PNClosure(Closure):
 
     def multipliers(self, u: np.ndarray, alpha0: np.ndarray | None = None) -> tuple[np.ndarray, ClosureStats]:
         """Expansion coefficients α = M⁻¹u (ncells, n); ``alpha0`` is ignored (the map is linear)."""
-        u = np.asarray(u, dtype=float)
-        shape = u.shape
-        if u.ndim == 0 or shape[-1] != self.n:
-            raise ValueError(f"pn: moments must have shape (ncells, {self.n}), got {shape}")
-        u = u.reshape(-1, self.n)
+        u, shape = self.as_cells(u, "pn")
         self.check_realizable(u, where="pn")
         alpha = u @ self._inv_t
         return alpha.reshape(shape), ClosureStats(ncells=u.shape[0])

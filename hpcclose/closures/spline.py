@@ -181,11 +181,7 @@ class SplineClosure(Closure):
     # --- the batched call -------------------------------------------------------------------------
     def multipliers(self, u: np.ndarray, alpha0: np.ndarray | None = None) -> tuple[np.ndarray, ClosureStats]:
         """α (ncells, 2) from the spline; ``alpha0`` (warm start) is ignored."""
-        u = np.asarray(u, dtype=float)
-        shape = u.shape
-        if u.ndim == 0 or shape[-1] != 2:
-            raise ValueError(f"spline closure: moments must have shape (ncells, 2), got {shape}")
-        u = u.reshape(-1, 2)
+        u, shape = self.as_cells(u, "spline closure")
         u0, u1 = u[:, 0], u[:, 1]
         # slab M1 realizability is |u1| < u0 (cheap); the base class builds the message for offenders
         if not np.all(np.abs(u1) < u0):

@@ -28,6 +28,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..grid import NG  # ghost layers per side per axis
+from ..kernels.fastmath import exp_row
 
 # Work units per kernel call (chunks of cells in 1D, blocks of rows in 2D). Fixed rather than read
 # from numba.get_num_threads() inside the kernel, which would defeat on-disk caching; 32 balances
@@ -222,69 +223,8 @@ def flux_divergence_2d(f_ext: np.ndarray, vx: np.ndarray, vy: np.ndarray, w: np.
 
 # --- ansatz at the nodes ----------------------------------------------------------------------------
 # exp is the cost of the ansatz (Q per cell: 10⁸ per stage for 512² cells × 400 nodes). libm's scalar
-# exp does not vectorise, so rows are exponentiated in place by Tang's method: e^x = 2^k e^r with
-# k = round(x/ln2), |r| ≤ ln2/2, e^r by its degree-13 Taylor polynomial (truncation < 1e-17), 2^k
-# assembled in the exponent bits. Max relative error ≈ 2.2e-16 (tested against numpy); x > 709 gives
-# inf, x < −708 gives 0 (the true value is then below the smallest normal double), NaN stays NaN.
-_LOG2E = 1.4426950408889634
-_LN2_HI = 6.93147180369123816490e-01
-_LN2_LO = 1.90821492927058770002e-10
-_SHIFT = 6755399441055744.0  # 1.5·2⁵²: adding it rounds to an integer kept in the low mantissa bits
-_SHIFT_BITS = int(np.float64(_SHIFT).view(np.int64))
-
-
-@njit(inline="always", fastmath=_FM, cache=True)
-def _exp_taylor(r):
-    p = 1.0 / 6227020800.0
-    p = p * r + 1.0 / 479001600.0
-    p = p * r + 1.0 / 39916800.0
-    p = p * r + 1.0 / 3628800.0
-    p = p * r + 1.0 / 362880.0
-    p = p * r + 1.0 / 40320.0
-    p = p * r + 1.0 / 5040.0
-    p = p * r + 1.0 / 720.0
-    p = p * r + 1.0 / 120.0
-    p = p * r + 1.0 / 24.0
-    p = p * r + 1.0 / 6.0
-    p = p * r + 0.5
-    p = p * r + 1.0
-    return p * r + 1.0
-
-
-@njit(inline="always", fastmath=_FM, cache=True)
-def _exp_inplace(x, scratch):
-    """x ← exp(x) for a contiguous row; ``scratch`` is a float64 row of the same length.
-
-    Three branch-free loops, each vectorised by LLVM: reduction + polynomial, exponent bits, scale.
-    """
-    Q = x.shape[0]
-    bits = scratch.view(np.int64)
-    for q in range(Q):
-        xo = x[q]
-        xc = min(max(xo, -708.0), 709.0)
-        t = xc * _LOG2E + _SHIFT
-        kf = t - _SHIFT
-        r = (xc - kf * _LN2_HI) - kf * _LN2_LO
-        p = _exp_taylor(r)
-        p = np.inf if xo > 709.0 else p
-        p = 0.0 if xo < -708.0 else p
-        x[q] = xo if xo != xo else p
-        scratch[q] = t
-    for q in range(Q):
-        bits[q] = (bits[q] - _SHIFT_BITS + 1023) << 52
-    for q in range(Q):
-        x[q] *= scratch[q]
-
-
-@njit(parallel=True, fastmath=_FM, cache=True)
-def exp_inplace(a):
-    """Elementwise a ← exp(a) on a C-contiguous 2D array with the vectorised exp (see above)."""
-    for i in prange(a.shape[0]):
-        scratch = np.empty(a.shape[1])
-        _exp_inplace(a[i], scratch)
-    return a
-
-
+# exp does not vectorise, so rows are exponentiated in place by the vectorised full-range exp of
+# hpcclose.kernels.fastmath (Tang's method, ≈ 2 ulp; x > 709 gives inf, x < −708 gives 0, NaN stays NaN).
 _EXP_BLOCK = 2048  # values exponentiated per call: long vector loops even for Q = 10, still in L1/L2
 
 
@@ -310,7 +250,7 @@ def _ansatz_run(alpha, mT, linear, out, c0, c1, scratch):
                     dst[q] += ak * mT[k, q]
         if not linear:
             L = (b1 - b0) * Q
-            _exp_inplace(out[b0:b1].reshape(L), scratch[:L])
+            exp_row(out[b0:b1].reshape(L), scratch[:L])
 
 
 #: which cells ``nodal_values`` fills: everything, the owned cells only, or the ghosts only (the

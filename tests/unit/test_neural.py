@@ -12,10 +12,10 @@ import pytest
 
 from hpcclose.closures.neural import export
 from hpcclose.closures.neural.closure import ICNNClosure, MLPClosure, MonotoneClosure
-from hpcclose.closures.neural.cpu import CpuNetwork, log1p_unit, softplus_sigmoid
+from hpcclose.closures.neural.cpu import CpuNetwork
 from hpcclose.closures.neural.layout import plan, random_network
-from hpcclose.closures.newton import safe_exp
 from hpcclose.errors import InputError, RealizabilityError
+from hpcclose.kernels.fastmath import log1p_unit, safe_exp, softplus_sigmoid
 from hpcclose.training.convexity import dense_test_set, derivatives, report
 from hpcclose.velocity import gauss_legendre, make_basis, sphere_product
 

@@ -345,7 +345,7 @@ def test_regularisation_picks_the_first_r_that_solves(m2):
 def test_results_independent_of_threads_and_lanes(m2, monkeypatch):
     import numba
 
-    import hpcclose.closures.newton as newton_module
+    import hpcclose.closures.newton.closure as newton_module
 
     basis, quad = m2
     rng = np.random.default_rng(SEED + 51)
@@ -370,7 +370,7 @@ def test_safe_exp_accuracy():
     """The vectorisable exp of the kernels: ≤ 2 ulp against numpy on [−708, 500], 0 below −708."""
     from numba import njit
 
-    from hpcclose.closures.newton import safe_exp
+    from hpcclose.kernels.fastmath import safe_exp
 
     @njit(cache=False)
     def apply(x):

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import InputError, RealizabilityError
+from ...errors import InputError
 from ...velocity import Basis, Quadrature
 from ..base import Closure, ClosureStats
 from ..scaling import extend_entropy
@@ -74,38 +74,23 @@ class NetworkClosure(Closure):
     def describe(self) -> str:
         return f"{self.net.describe()} on {self.backend}"
 
-    def _check(self, u: np.ndarray) -> np.ndarray:
-        u = np.asarray(u, dtype=float)
-        u2 = u.reshape(1, -1) if u.ndim == 1 else u
-        if u2.ndim != 2 or u2.shape[1] != self.n:
-            raise ValueError(f"{self.name} closure: moments must have shape (ncells, {self.n}), "
-                             f"got {u.shape}")
-        bad = ~np.isfinite(u2).all(axis=1) | ~(u2[:, 0] > 0)
-        if bad.any():
-            cells = np.flatnonzero(bad)
-            shown = ", ".join(f"cell {c}: u={np.array2string(u2[c], precision=4)}" for c in cells[:3])
-            raise RealizabilityError(f"{self.name} closure input: {cells.size} moment vector(s) non-finite "
-                                     f"or with u0 ≤ 0: {shown}", cells, u2[cells])
-        return u2
-
     def network_multipliers(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(α (ncells, n), h̃(ω̃) (ncells,)) straight from the network (u checked, 2D)."""
         return self.impl.evaluate(u, self.alpha0)
 
     def multipliers(self, u: np.ndarray, alpha0: np.ndarray | None = None) -> tuple[np.ndarray, ClosureStats]:
         """α (ncells, n) from the network; ``alpha0`` (warm start) is ignored."""
-        single = np.ndim(u) == 1
-        u2 = self._check(u)
+        u2, shape = self.as_cells(u, f"{self.name} closure", positive=True)
         alpha, h = self.network_multipliers(u2)
         self.last_h, self._last_u = h, u2.copy()
         stats = ClosureStats(ncells=u2.shape[0])
-        return (alpha[0] if single else alpha), stats
+        return alpha.reshape(shape), stats
 
     def entropy(self, u: np.ndarray, alpha: np.ndarray | None = None) -> np.ndarray:
         """h_a(u) = u0 h̃(ω̃) + u0 log u0 (entropy networks); the dual form for the monotone network."""
         if not self.net.has_entropy:
             return super().entropy(u, alpha)
-        u2 = self._check(u)
+        u2, _ = self.as_cells(u, f"{self.name} closure", positive=True)
         # the solver asks for the entropy of the moments it has just closed: reuse that network pass
         if self._last_u is not None and self._last_u.shape == u2.shape and np.array_equal(self._last_u, u2):
             h = self.last_h

@@ -59,7 +59,11 @@ FORMAT_VERSION = 1
 ARCHITECTURES = ("mlp", "icnn", "monotone")
 ALPHA0_CONVENTIONS = ("gradient", "normalisation")
 ACTIVATIONS = ("softplus", "linear")
+# The weights of a monotone ResNet: per block (and for the tail) two folded batch norms and two dense
+# layers; MONOTONE_KEYS is every array of the file, in the order the cpu kernel takes them.
 MONOTONE_BLOCK = ("bn1_scale", "bn1_shift", "W1", "b1", "bn2_scale", "bn2_shift", "W2", "b2")
+MONOTONE_KEYS = ("head_W", "head_b", *(f"block_{k}" for k in MONOTONE_BLOCK),
+                 *(f"tail_{k}" for k in MONOTONE_BLOCK))
 # Shipped models live next to the code: hpcclose/models/<name>.h5
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 
@@ -183,9 +187,7 @@ class Network:
             if self.output_shift.size != d:
                 bad(f"a monotone network has an output shift of size {d}")
             m = self.monotone
-            need = ["head_W", "head_b"] + [f"block_{k}" for k in MONOTONE_BLOCK] + [f"tail_{k}" for k in
-                                                                                  MONOTONE_BLOCK]
-            missing = [k for k in need if k not in m]
+            missing = [k for k in MONOTONE_KEYS if k not in m]
             if missing:
                 bad(f"monotone weights lack {', '.join(missing)}")
             W = m["head_W"].shape[0]

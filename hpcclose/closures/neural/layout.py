@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...velocity import Basis
-from .export import DenseLayer, Network
+from .export import MONOTONE_BLOCK, DenseLayer, Network
 
 SIGMA0 = float(np.log(2.0))
 DSIGMA0 = 0.5
@@ -122,7 +122,7 @@ def random_network(arch: str, basis: Basis, width: int, depth: int, seed: int = 
 
         m = {}
         m["head_W"], m["head_b"] = dense(W, d)
-        blocks = {k: [] for k in ("bn1_scale", "bn1_shift", "W1", "b1", "bn2_scale", "bn2_shift", "W2", "b2")}
+        blocks = {k: [] for k in MONOTONE_BLOCK}
         for _ in range(depth):
             for pre in ("1", "2"):
                 s, t = bn(W)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from ... import devices
-from .export import DenseLayer, Network
+from .export import MONOTONE_BLOCK, DenseLayer, Network
 from .layout import init_std, plan
 
 tf = devices.tensorflow()
@@ -180,16 +180,15 @@ class MonotoneNet(_Preprocessed):
 
         m = {}
         m["head_W"], m["head_b"] = wb(self.head)
-        keys = ("bn1_scale", "bn1_shift", "W1", "b1", "bn2_scale", "bn2_shift", "W2", "b2")
-        vals = {k: [] for k in keys}
+        vals = {k: [] for k in MONOTONE_BLOCK}
         for bn1, d1, bn2, d2 in self.blocks:
-            for k, v in zip(keys, (*fold(bn1), *wb(d1), *fold(bn2), *wb(d2)), strict=True):
+            for k, v in zip(MONOTONE_BLOCK, (*fold(bn1), *wb(d1), *fold(bn2), *wb(d2)), strict=True):
                 vals[k].append(v)
         W = self.width
-        for k in keys:
+        for k in MONOTONE_BLOCK:
             m[f"block_{k}"] = np.array(vals[k]) if vals[k] else np.zeros((0, W, W) if k[0] == "W" else (0, W))
         bn1, d1, bn2, d2 = self.tail
-        for k, v in zip(keys, (*fold(bn1), *wb(d1), *fold(bn2), *wb(d2)), strict=True):
+        for k, v in zip(MONOTONE_BLOCK, (*fold(bn1), *wb(d1), *fold(bn2), *wb(d2)), strict=True):
             m[f"tail_{k}"] = v
         return Network(architecture="monotone", monotone=m, **self._common(), **meta)
 

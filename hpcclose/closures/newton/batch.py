@@ -1,0 +1,171 @@
+"""The batch driver of the Newton closure: one attempt per chunk of cells in parallel, then isotropic
+regularisation of the cells that failed.
+
+Attempts
+--------
+:func:`solve_chunk` runs one attempt for a range of cells: the fast path (:mod:`.lanes`), then the robust
+path (:mod:`.cell`) for the cells it hands over. Each attempt runs ``prange`` over chunks of cells, on
+``numba.get_num_threads()`` threads. Results do not depend on the thread count or the chunking.
+
+Isotropic regularisation
+------------------------
+If the first attempt (fast + robust path, at most ``k0`` iterations) fails, the cell is retried from the
+cold start with v = (1 − r) ω + r ω_iso for r in ``regularisation`` in order (at most ``max_iter``
+iterations each); the unsolved cells of the whole batch go through each r together, so they still fill
+the lanes. The returned α then belongs to the regularised moments; the caller records the cells and their
+r. If every r fails the cell gets the (finite) isotropic α (``reg_index`` −2).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import njit, prange, types
+
+from ...kernels.jit import PARALLEL, SERIAL
+from .cell import make_workspace, newton_cell
+from .constants import CONVERGED, MAX_ITER, NOT_STARTED, UNBOUNDED
+from .lanes import newton_lanes
+
+
+@njit(**SERIAL)
+def solve_chunk(data, omega, alpha, warm, tol, kmax, acb_switch, alpha_cold, lanes, lo, hi, iters, status):
+    """One attempt for the cells lo … hi−1, serially: the fast path (:func:`newton_lanes`), then the
+    robust path (:func:`newton_cell`, change of basis when ill-conditioned) for the cells it hands over,
+    within ``kmax`` iterations in all. UNBOUNDED and MAX_ITER cells skip the robust path (hopeless
+    without regularisation). Arguments as in :func:`newton_batch`; ``iters``/``status`` are per cell.
+    Unsolved cells keep the last accepted iterate in ``alpha``.
+    """
+    n = omega.shape[1]
+    if acb_switch < np.inf:
+        nl = min(lanes, (hi - lo + 15) // 16 * 16)
+        newton_lanes(data, omega, alpha, warm, alpha_cold, tol, kmax, acb_switch, lo, hi, nl, iters, status)
+    else:
+        for i in range(lo, hi):
+            status[i] = NOT_STARTED
+            iters[i] = 0
+    ws = make_workspace(n, data[0].shape[1], data[2].shape[0])
+    a = np.empty(n)
+    for i in range(lo, hi):
+        st = status[i]
+        if st == CONVERGED or st == UNBOUNDED or st == MAX_ITER or iters[i] >= kmax:
+            continue
+        use = st != NOT_STARTED or warm
+        for j in range(n):
+            if not np.isfinite(alpha[i, j]):
+                use = False
+        for j in range(n):
+            a[j] = alpha[i, j] if use else alpha_cold[j]
+        st, it = newton_cell(data, ws, omega[i], a, tol, kmax - iters[i], acb_switch)
+        iters[i] += it
+        status[i] = st
+        for j in range(n):
+            alpha[i, j] = a[j]
+
+
+def _batch_parallel(solve, data, omega, alpha, warm, tol, kmax, acb_switch, alpha_cold, lanes, chunk, iters,
+                    status):
+    """The parallel loop over chunks; ``solve`` is :func:`solve_chunk`, passed as a first-class function
+    (a function pointer): linking its code into this parallel kernel would make Numba optimise the whole
+    solver a second time (≈ 15 s more compile time, measured) for no speed."""
+    ncells = omega.shape[0]
+    nchunks = (ncells + chunk - 1) // chunk
+    for c in prange(nchunks):
+        lo = c * chunk
+        hi = min(ncells, lo + chunk)
+        solve(data, omega, alpha, warm, tol, kmax, acb_switch, alpha_cold, lanes, lo, hi, iters, status)
+
+
+_PARALLEL = {}
+
+
+def _parallel_kernel(data):
+    """The parallel kernel for this layout of ``data`` (compiled, or loaded from the cache, once)."""
+    key = numba.typeof(data)
+    if key not in _PARALLEL:
+        f2, f1, i1 = types.float64[:, ::1], types.float64[::1], types.int64[::1]
+        head = (key, f2, f2, types.boolean, types.float64, types.int64, types.float64, f1, types.int64)
+        chunk_sig = types.none(*head, types.int64, types.int64, i1, i1)
+        sig = types.none(types.FunctionType(chunk_sig), *head, types.int64, i1, i1)
+        jit = njit(sig, **PARALLEL)
+        _PARALLEL[key] = jit(_batch_parallel)
+    return _PARALLEL[key]
+
+
+def newton_batch(data, omega, alpha, warm, tol, k0, max_iter, acb_switch, regs, omega_iso, alpha_cold,
+                 lanes, chunk, iters, reg_index, status):
+    """Batched normalised solve with isotropic regularisation; each attempt runs in parallel (Numba
+    ``prange`` over chunks of cells, :func:`solve_chunk` each).
+
+    Parameters
+    ----------
+    data : the tuple from :func:`kernel_data`.
+    omega : (ncells, n) normalised moments (ω0 = 1), C-contiguous.
+    alpha : (ncells, n) in: warm starts (used where ``warm`` and finite), out: normalised multipliers.
+    warm : bool; tol : stopping tolerance on ‖∇φ‖₂; k0 : iterations of the unregularised attempt (fast
+        and robust path together); max_iter : iterations of each regularised attempt.
+    acb_switch : as in :func:`newton_cell`; inf skips the fast path (change of basis from the start).
+    regs : (nr,) regularisation parameters r, tried in order; omega_iso : (n,) isotropic moments.
+    alpha_cold : (n,) cold start (isotropic multipliers), also the answer for failed cells.
+    lanes, chunk : cells solved together by :func:`newton_lanes`, cells per parallel work item.
+    iters, reg_index, status : (ncells,) int64 outputs: Newton iterations over all attempts; index into
+        ``regs`` of the successful regularisation (−1: none needed, −2: failed); final status of the
+        unregularised attempt.
+
+    The unsolved cells of all chunks are regularised together, r by r (so they still fill the lanes):
+    their moments (1 − r) ω + r ω_iso are solved from the cold start. Numba code can call
+    :func:`solve_chunk` (one attempt for a range of cells) or :func:`newton_cell` (one cell).
+    """
+    kernel = _parallel_kernel(data)
+    kernel(solve_chunk, data, omega, alpha, bool(warm), float(tol), int(k0), float(acb_switch), alpha_cold,
+           int(lanes), int(chunk), iters, status)
+    reg_index[:] = -1
+    pend = np.flatnonzero(status != CONVERGED)
+    if pend.size == 0:
+        return
+    nodes = data[0][:, data[1] > 0]  # basis values at the real (not padding) nodes
+    r_low = _separation_bound(alpha[pend], omega[pend], omega_iso, nodes, status[pend])
+    for k, r in enumerate(regs):
+        if pend.size == 0:
+            break
+        todo = r > r_low  # the others are proven outside the discrete realizable set at this r
+        cells = pend[todo]
+        if cells.size == 0:
+            continue
+        vr = np.ascontiguousarray((1.0 - r) * omega[cells] + r * omega_iso)
+        ar = np.empty_like(vr)
+        itr = np.zeros(cells.size, np.int64)
+        sr = np.zeros(cells.size, np.int64)
+        kernel(solve_chunk, data, vr, ar, False, float(tol), int(max_iter), float(acb_switch), alpha_cold,
+               int(lanes), int(chunk), itr, sr)
+        iters[cells] += itr
+        ok = sr == CONVERGED
+        alpha[cells[ok]] = ar[ok]
+        reg_index[cells[ok]] = k
+        r_low[todo] = np.maximum(r_low[todo], _separation_bound(ar, omega[cells], omega_iso, nodes, sr))
+        keep = np.ones(pend.size, bool)
+        keep[np.flatnonzero(todo)[ok]] = False
+        pend, r_low = pend[keep], r_low[keep]
+    alpha[pend] = alpha_cold
+    reg_index[pend] = -2
+
+
+def _separation_bound(alpha, omega, omega_iso, nodes, status):
+    """For cells that failed as UNBOUNDED: the r below which (1 − r) ω + r ω_iso is provably outside the
+    discrete realizable set (0 for the others).
+
+    φ(α) < 1 + log min w implies α·v > max_q α·m_q (since ⟨e^{α·m}⟩ ≥ w_q e^{max α·m_q}), so the
+    hyperplane {x : α·x = max_q α·m_q} separates the failed moments v from the convex hull of the nodes'
+    basis values; every point of the segment towards ω_iso with α·v_r > max_q α·m_q is outside as well,
+    i.e. every r < (α·ω − max α·m_q) / (α·ω − α·ω_iso). Skipping those r cannot change the r that
+    succeeds: it only saves the attempts that must fail.
+    """
+    h_max = (alpha @ nodes).max(axis=1)
+    h_w = np.einsum("ij,ij->i", alpha, omega)
+    h_iso = alpha @ omega_iso
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = (h_w - h_max) / (h_w - h_iso)
+    valid = (status == UNBOUNDED) & (h_w > h_max) & (h_w > h_iso) & np.isfinite(r)
+    # a hair below the bound: rounding must not skip an r that is feasible
+    return np.where(valid, r * (1.0 - 1e-9), 0.0)
+

@@ -1,0 +1,346 @@
+"""The fast path of the Newton closure: plain Cholesky–Newton for many cells at once, one SIMD lane per
+cell.
+
+``lanes`` cells (128 for 30 nodes) iterate together, so every per-node loop runs over contiguous lanes
+and vectorises without reassociating a single sum (``fastmath`` stays off); a lane whose cell finishes
+takes the next cell. Gradient and Hessian come from the moments y_l = ⟨b_l G⟩ of the distinct products
+b_l of basis functions, mapped by the exact coefficient tensor of :mod:`.data`. exp is evaluated once per
+node and trial point, and the values of the accepted trial are those of the next gradient and Hessian.
+The fast path hands a cell over to the robust path (:mod:`.cell`) when its Hessian is ill-conditioned
+(min L_jj² < ``acb_switch`` · max H_jj, i.e. condition ≳ 1e8 by default) or when anything fails.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ...kernels.fastmath import fma, safe_exp
+from ...kernels.jit import SERIAL
+from .constants import (
+    ARMIJO_C,
+    CHOLESKY,
+    CONVERGED,
+    EPS,
+    ILLCONDITIONED,
+    LINESEARCH,
+    MAX_HALVINGS,
+    MAX_ITER,
+    NONFINITE,
+    UNBOUNDED,
+    ZMAX,
+)
+
+# Lane states of newton_lanes.
+_EMPTY, _EVAL_INIT, _SEARCH, _NEED_DIR = 0, 1, 2, 3
+_TAKE = -2  # lane code: empty lane that asks for a cell; -1: nothing to do
+
+
+@njit(**SERIAL)
+def _lanes_refill(code, cell, state, it, cold, al, at, V, alpha, status, iters, omega, warm, alpha_cold,
+                  nactive, nxt, hi):
+    """Write out the lanes whose ``code`` is a status (≥ 0), then give every such lane (and every lane
+    with code ``_TAKE``) the next cell of the queue nxt … hi−1, or retire it."""
+    n, L = al.shape
+    for k in range(L):
+        if code[k] == -1:
+            continue
+        if code[k] >= 0:
+            i = cell[k]
+            for j in range(n):
+                alpha[i, j] = al[j, k]
+            status[i] = code[k]
+            iters[i] = it[k]
+        code[k] = -1
+        if nxt < hi:
+            i = nxt
+            nxt += 1
+            cell[k] = i
+            state[k] = _EVAL_INIT
+            it[k] = 0
+            use_warm = warm
+            if warm:
+                for j in range(n):
+                    if not np.isfinite(alpha[i, j]):
+                        use_warm = False
+            cold[k] = 0 if use_warm else 1
+            for j in range(n):
+                at[j, k] = alpha[i, j] if use_warm else alpha_cold[j]
+                al[j, k] = at[j, k]
+                V[j, k] = omega[i, j]
+        else:
+            state[k] = _EMPTY
+            cell[k] = -1
+            nactive -= 1
+            for j in range(n):
+                at[j, k] = alpha_cold[j]
+    return nactive, nxt
+
+
+@njit(**SERIAL)
+def _lanes_trial(mT, w, nq, at, V, z, Gt, St, phit, At, bad):
+    """Evaluate every lane at its trial point: Gt = exp(m·at), φ, Σ w Gt, Σ|at| (φ = inf if bad).
+    Only the first ``nq`` (real, not padding) nodes are visited."""
+    n, Qp = mT.shape
+    L = at.shape[1]
+    for k in range(L):
+        St[k] = 0.0
+        At[k] = 0.0
+        phit[k] = 0.0
+        bad[k] = 0
+    for j in range(n):
+        for k in range(L):
+            phit[k] -= at[j, k] * V[j, k]
+            At[k] += abs(at[j, k])
+    for q in range(nq):
+        m0q = mT[0, q]
+        for k in range(L):
+            z[q, k] = at[0, k] * m0q
+        for j in range(1, n):
+            mjq = mT[j, q]
+            for k in range(L):
+                z[q, k] = fma(at[j, k], mjq, z[q, k])
+    zf = z.reshape(-1)
+    Gf = Gt.reshape(-1)
+    anybad = 0
+    for x in range(zf.size):
+        if not (zf[x] <= ZMAX):  # also NaN
+            anybad += 1
+    if anybad > 0:  # rare: find the lanes, keep their exponents harmless
+        for q in range(nq):
+            for k in range(L):
+                if not (z[q, k] <= ZMAX):
+                    bad[k] = 1
+                    z[q, k] = 0.0
+    for x in range(zf.size):
+        Gf[x] = safe_exp(zf[x])
+    for q in range(nq):
+        wq = w[q]
+        for k in range(L):
+            St[k] = fma(wq, Gt[q, k], St[k])
+    for k in range(L):
+        phit[k] = St[k] + phit[k] if bad[k] == 0 else np.inf
+
+
+@njit(**SERIAL)
+def _lanes_direction(wbT, C, Cg, nq, G, V, y, gm, H, invd, dd, da, gn2, slope, hmax, pmin, okc, tmp):
+    """For every lane: y = ⟨b G⟩, ∇φ, Hessian, its Cholesky factor and the Newton step (vectorised over
+    lanes; lanes whose Cholesky fails get okc = 0 and a harmless step)."""
+    nb, Qp = wbT.shape
+    n, L = V.shape
+    for l in range(nb):
+        for k in range(L):
+            y[l, k] = 0.0
+    for q in range(nq):
+        for l in range(nb):
+            wbl = wbT[l, q]
+            for k in range(L):
+                y[l, k] = fma(wbl, G[q, k], y[l, k])
+    for k in range(L):
+        gn2[k] = 0.0
+        hmax[k] = 0.0
+        pmin[k] = np.inf
+        okc[k] = 1
+        slope[k] = 0.0
+    for j in range(n):
+        for k in range(L):
+            gm[j, k] = -V[j, k]
+        for l in range(nb):
+            c = Cg[j, l]
+            if c != 0.0:
+                for k in range(L):
+                    gm[j, k] = fma(c, y[l, k], gm[j, k])
+        for k in range(L):
+            gn2[k] += gm[j, k] * gm[j, k]
+        for p in range(j + 1):
+            for k in range(L):
+                H[j, p, k] = 0.0
+            for l in range(nb):
+                c = C[j, p, l]
+                if c != 0.0:
+                    for k in range(L):
+                        H[j, p, k] = fma(c, y[l, k], H[j, p, k])
+        for k in range(L):
+            hmax[k] = max(hmax[k], H[j, j, k])
+    # Cholesky H = L Lᵀ (lower triangle, in place), 1/L_jj in invd
+    for j in range(n):
+        for k in range(L):
+            tmp[k] = H[j, j, k]
+        for p in range(j):
+            for k in range(L):
+                tmp[k] -= H[j, p, k] * H[j, p, k]
+        for k in range(L):
+            s = tmp[k]
+            if not (s > 0.0 and s < np.inf):
+                okc[k] = 0
+                s = 1.0
+            pmin[k] = min(pmin[k], s)
+            ljj = np.sqrt(s)
+            H[j, j, k] = ljj
+            invd[j, k] = 1.0 / ljj
+        for i in range(j + 1, n):
+            for k in range(L):
+                tmp[k] = H[i, j, k]
+            for p in range(j):
+                for k in range(L):
+                    tmp[k] -= H[i, p, k] * H[j, p, k]
+            for k in range(L):
+                H[i, j, k] = tmp[k] * invd[j, k]
+    # L dd = −∇φ, Lᵀ da = dd, slope = ∇φ·da
+    for i in range(n):
+        for k in range(L):
+            tmp[k] = -gm[i, k]
+        for p in range(i):
+            for k in range(L):
+                tmp[k] -= H[i, p, k] * dd[p, k]
+        for k in range(L):
+            dd[i, k] = tmp[k] * invd[i, k]
+    for i in range(n - 1, -1, -1):
+        for k in range(L):
+            tmp[k] = dd[i, k]
+        for p in range(i + 1, n):
+            for k in range(L):
+                tmp[k] -= H[p, i, k] * da[p, k]
+        for k in range(L):
+            da[i, k] = tmp[k] * invd[i, k]
+    for j in range(n):
+        for k in range(L):
+            slope[k] += gm[j, k] * da[j, k]
+
+
+@njit(**SERIAL)
+def newton_lanes(data, omega, alpha, warm, alpha_cold, tol, k0, acb_switch, lo, hi, L, iters, status):
+    """Fast path for cells lo … hi−1: plain Cholesky–Newton with Armijo, ``L`` cells at a time.
+
+    Every cell occupies one lane; all per-node loops run over the lanes (contiguous, so they vectorise
+    without reassociating any sum), and a lane whose cell finishes takes the next cell of the queue. A
+    cell leaves with ``status`` CONVERGED, or with a code that hands it to the robust path
+    (:func:`newton_cell`): ILLCONDITIONED (min L_jj² < acb_switch · max H_jj: continue with the change
+    of basis from the current α), MAX_ITER (k0 spent), UNBOUNDED, CHOLESKY, LINESEARCH or NONFINITE.
+    ``alpha`` (in: warm starts if ``warm``) receives the last accepted iterate, ``iters`` the steps.
+    """
+    mT, w, wbT, C, Cg, phi_floor, mmax = data
+    n, Qp = mT.shape
+    nb = wbT.shape[0]
+    V = np.empty((n, L))
+    al = np.empty((n, L))
+    at = np.empty((n, L))
+    da = np.empty((n, L))
+    dnew = np.empty((n, L))
+    dd = np.empty((n, L))
+    gm = np.empty((n, L))
+    invd = np.empty((n, L))
+    y = np.empty((nb, L))
+    H = np.empty((n, n, L))
+    nq = Qp  # the padding nodes (zero weight) need no lanes
+    while nq > 1 and w[nq - 1] == 0.0:
+        nq -= 1
+    z = np.empty((nq, L))
+    G = np.empty((nq, L))
+    phi = np.empty(L)
+    S = np.empty(L)
+    A = np.empty(L)
+    t = np.empty(L)
+    slope = np.empty(L)
+    dslope = np.empty(L)
+    phit = np.empty(L)
+    St = np.empty(L)
+    At = np.empty(L)
+    noise = np.empty(L)
+    hmax = np.empty(L)
+    pmin = np.empty(L)
+    gn2 = np.empty(L)
+    tmp = np.empty(L)
+    cell = np.zeros(L, np.int64)
+    state = np.zeros(L, np.int64)
+    it = np.zeros(L, np.int64)
+    halv = np.zeros(L, np.int64)
+    cold = np.zeros(L, np.int64)
+    bad = np.zeros(L, np.int64)
+    okc = np.zeros(L, np.int64)
+    acc = np.zeros(L, np.int64)
+    code = np.full(L, _TAKE, np.int64)
+    for k in range(L):
+        for j in range(n):
+            at[j, k] = alpha_cold[j]
+            al[j, k] = alpha_cold[j]
+            V[j, k] = 0.0
+    nactive, nxt = _lanes_refill(code, cell, state, it, cold, al, at, V, alpha, status, iters, omega, warm,
+                                 alpha_cold, L, lo, hi)
+    while nactive > 0:
+        # --- trial points: first evaluation of a cell, or a line-search step ---------------------------
+        # (straight into G: a rejected trial's values are never needed, the step is already known)
+        _lanes_trial(mT, w, nq, at, V, z, G, St, phit, At, bad)
+        for k in range(L):
+            acc[k] = 0
+            code[k] = -1
+            if state[k] == _EVAL_INIT:
+                if bad[k] == 0:
+                    acc[k] = 1
+                elif cold[k] == 0:  # an unusable warm start: start cold
+                    cold[k] = 1
+                    for j in range(n):
+                        at[j, k] = alpha_cold[j]
+                else:
+                    code[k] = NONFINITE
+            elif state[k] == _SEARCH:
+                if phit[k] <= phi[k] + ARMIJO_C * t[k] * slope[k] + noise[k]:
+                    acc[k] = 1
+                else:
+                    halv[k] += 1
+                    if halv[k] >= MAX_HALVINGS:
+                        code[k] = LINESEARCH
+                    else:
+                        t[k] *= 0.5
+                        for j in range(n):
+                            at[j, k] = al[j, k] + t[k] * da[j, k]
+            if acc[k] == 1:
+                for j in range(n):
+                    al[j, k] = at[j, k]
+                phi[k] = phit[k]
+                S[k] = St[k]
+                A[k] = At[k]
+                state[k] = _NEED_DIR
+                if phit[k] < phi_floor:
+                    code[k] = UNBOUNDED
+        nactive, nxt = _lanes_refill(code, cell, state, it, cold, al, at, V, alpha, status, iters, omega,
+                                     warm, alpha_cold, nactive, nxt, hi)
+
+        # --- gradient, stopping test, Newton direction ------------------------------------------------
+        need = 0
+        for k in range(L):
+            if state[k] == _NEED_DIR:
+                need += 1
+        if need == 0:
+            continue
+        # (into dnew/dslope: lanes in a line search keep their step and slope; G is only valid for the
+        # lanes that just accepted a point, which are the ones that use the result)
+        _lanes_direction(wbT, C, Cg, nq, G, V, y, gm, H, invd, dd, dnew, gn2, dslope, hmax, pmin, okc, tmp)
+        for k in range(L):
+            code[k] = -1
+            if state[k] != _NEED_DIR:
+                continue
+            if np.sqrt(gn2[k]) <= tol:
+                code[k] = CONVERGED
+            elif not (gn2[k] < np.inf):
+                code[k] = NONFINITE
+            elif it[k] >= k0:
+                code[k] = MAX_ITER
+            elif okc[k] == 0:
+                code[k] = CHOLESKY
+            elif pmin[k] < acb_switch * hmax[k]:
+                code[k] = ILLCONDITIONED
+            elif not (dslope[k] < 0.0 and dslope[k] > -np.inf):
+                code[k] = NONFINITE
+            else:
+                it[k] += 1
+                t[k] = 1.0
+                halv[k] = 0
+                noise[k] = 4.0 * EPS * (Qp + A[k] * mmax) * (S[k] + 1.0)
+                slope[k] = dslope[k]
+                for j in range(n):
+                    da[j, k] = dnew[j, k]
+                    at[j, k] = al[j, k] + da[j, k]
+                state[k] = _SEARCH
+        nactive, nxt = _lanes_refill(code, cell, state, it, cold, al, at, V, alpha, status, iters, omega,
+                                     warm, alpha_cold, nactive, nxt, hi)
