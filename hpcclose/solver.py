@@ -31,6 +31,8 @@ from .stepping import Observers, StateGuard, StepRecorder
 from .velocity import gauss_legendre, make_basis, sphere_product
 
 log = logging.getLogger("hpcclose")
+#: u0 of the isotropic state an unclosable stage input is closed as (exp(α0) stays a normal double).
+VACUUM_U0 = 1e-300
 
 
 class Simulation:
@@ -91,6 +93,7 @@ class Simulation:
 
         self.t, self.step_count = 0.0, 0
         self.alpha = None  # α of the owned cells at the last closure call (the warm start)
+        self._vacuum = self.basis.isotropic(VACUUM_U0, self.quad)  # what unclosable cells are closed as
         self._projected = False  # the stage input was just reconstructed: its α is self.alpha
         self.timer = PhaseTimer()
         self.history = History()
@@ -117,12 +120,24 @@ class Simulation:
 
     # --- the right-hand side and the integrator's hooks ----------------------------------------------
     def _close(self, u: np.ndarray) -> np.ndarray:
-        """α for owned cells, warm-started; the call's statistics go into the step's."""
+        """α for owned cells, warm-started; the call's statistics go into the step's.
+
+        A stage input no closure can take (non-finite moments, or u0 ≤ 0 for an exponential ansatz: a
+        time step too large for strong absorption, say) is not handed to it — the closure would raise on
+        this rank alone. Such cells are closed as vacuum and listed as failed, so the guard reports them
+        at the end of the step, on every rank, naming the global cell.
+        """
         u2 = u.reshape(-1, self.n)
+        unclosable = ~np.isfinite(u2).all(axis=1)
+        if not self.closure.linear:
+            unclosable |= ~(u2[:, 0] > 0)
+        given = np.where(unclosable[:, None], self._vacuum, u2) if unclosable.any() else u2
         with self.timer("closure"):
-            alpha, stats = self.closure.multipliers(u2, self.alpha)
+            alpha, stats = self.closure.multipliers(given, self.alpha)
+        if unclosable.any():
+            stats.failed = np.union1d(stats.failed, np.flatnonzero(unclosable))
         self.alpha = alpha
-        # failed cells hold finite (isotropic) α, so the stage can finish; the guard reports them
+        # failed cells hold finite α, so the stage can finish; the guard reports them
         self.step_stats.add(stats, u2)
         return alpha
 

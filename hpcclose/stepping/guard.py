@@ -63,7 +63,8 @@ class StateGuard(Observer):
         if red[self._nfailed] > 0:
             cells, rows, stage = self._failure or (np.zeros(0, np.int64), None, 0)
             self._raise(sim, red[self._failed_key], f"{int(red[self._nfailed])} cell-solve(s)", cells, rows,
-                        f"{when}, stage {stage}: closure failed to converge")
+                        f"{when}, stage {stage}: closure failed to converge (or its input was not finite "
+                        "or had u0 ≤ 0)")
 
     # --- the state check ----------------------------------------------------------------------------
     def _contribute_state(self, sim, red: FusedReduction) -> None:
