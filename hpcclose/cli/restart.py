@@ -14,7 +14,7 @@ import logging
 from .. import config
 from ..errors import EXIT_COMPLETED
 from ..parallel import mpi
-from .run import add_common, execute
+from .run import add_common, execute, prepare
 
 log = logging.getLogger("hpcclose")
 
@@ -28,7 +28,6 @@ def main(args) -> int:
     from ..io.checkpoint import read_checkpoint, read_header
     from ..io.run_dir import RunDirectory
     from ..solver import Simulation
-    from ..warmup import cache_dir, prepare_kernels
 
     header = read_header(args.checkpoint)
     path = header.path
@@ -38,8 +37,6 @@ def main(args) -> int:
     cfg = config.parse(header.input_text, f"{path} (input_text)", overrides)
     mpi.configure_threads()
     # compilation is timed on its own line, outside the run's wall time, rates, ETA and phase shares
-    log.info("kernels ready in %.1f s (compiled once per machine type, cached in %s)", prepare_kernels(cfg),
-             cache_dir())
     sim = Simulation(cfg)
     # read and verified on every rank; a damaged latest checkpoint of a directory falls back to the previous
     u, alpha, t, step, text, attrs = read_checkpoint(args.checkpoint, sim.decomp)
@@ -51,5 +48,6 @@ def main(args) -> int:
         log.info("%s is already complete (t = %.6g, step %d): nothing to do; to continue it, raise "
                  "scheme.t_final or scheme.max_steps with --set", path.parent, sim.t, sim.step_count)
         return EXIT_COMPLETED
+    prepare(cfg)
     out = RunDirectory(sim, restart=True, overrides=args.overrides)
     return execute(sim, out, args, initial_output=False)

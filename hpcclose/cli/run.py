@@ -46,10 +46,18 @@ def execute(sim, out, args, initial_output: bool) -> int:
     return EXIT_COMPLETED if ended == "completed" else EXIT_STOPPED
 
 
+def prepare(cfg: config.Config) -> None:
+    """Compile (or load) the run's kernels, reported on their own line: outside the run's wall time, rates,
+    ETA and phase shares (collective)."""
+    from ..warmup import cache_dir, prepare_kernels
+
+    log.info("kernels ready in %.1f s (compiled once per machine type, cached in %s)", prepare_kernels(cfg),
+             cache_dir())
+
+
 def main(args) -> int:
     from ..io.run_dir import RunDirectory
     from ..solver import Simulation
-    from ..warmup import cache_dir, prepare_kernels
 
     cfg = config.load(args.input, args.overrides)
     if args.check:
@@ -57,9 +65,7 @@ def main(args) -> int:
             print(cfg.output.dir, flush=True)
         return EXIT_COMPLETED
     mpi.configure_threads()
-    # compilation is timed on its own line, outside the run's wall time, rates, ETA and phase shares
-    log.info("kernels ready in %.1f s (compiled once per machine type, cached in %s)", prepare_kernels(cfg),
-             cache_dir())
-    sim = Simulation(cfg)
+    sim = Simulation(cfg)  # refuses what cannot fit before it allocates
+    prepare(cfg)
     out = RunDirectory(sim, overwrite=args.overwrite, overrides=args.overrides)
     return execute(sim, out, args, initial_output=True)
