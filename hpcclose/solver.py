@@ -16,7 +16,7 @@ import numpy as np
 
 from . import config as config_mod
 from . import resources
-from .closures import get_closure
+from .closures import Closure, get_closure
 from .diagnostics import History, PhaseTimer, StepStats
 from .errors import InputError
 from .grid import Grid
@@ -57,7 +57,7 @@ class Simulation:
         q = cfg.velocity.quadrature
         self.quad = gauss_legendre(q) if m.dim == 1 else sphere_product(*q)
         resources.check(cfg, self.grid, self.basis, self.quad, self.problem.periodic, comm)
-        self.closure = get_closure(cfg.closure.name, self.basis, self.quad, **self._closure_options(cfg))
+        self.closure = get_closure(cfg.closure.name, self.basis, self.quad, src, **self._closure_options(cfg))
         self.decomp = Decomposition(self.grid, self.problem.periodic, comm=comm, dims=cfg.parallel.dims)
         d = self.decomp
         self.n, self.dim = self.basis.n, m.dim
@@ -107,14 +107,8 @@ class Simulation:
     def _closure_options(cfg: config_mod.Config) -> dict:
         """The closure's options; its own realizability check is off unless asked for, because the
         solver guards every step's state itself (and reports cells the closure had to regularise)."""
-        import inspect
-
-        from .closures.base import Closure, available
-
         opts = dict(cfg.closure.options)
-        available()  # registers the built-in closures
-        cls = Closure._registry.get(cfg.closure.name)
-        if cls is not None and "check" in inspect.signature(cls.__init__).parameters:
+        if "check" in Closure.registry.lookup(cfg.closure.name, cfg.source).Options.model_fields:
             opts.setdefault("check", False)
         return opts
 

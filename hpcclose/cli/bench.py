@@ -12,8 +12,9 @@ from typing import Annotated
 
 from pydantic import Field
 
-from ..config import GaussPoints, Options, check_options
+from ..config import GaussPoints
 from ..errors import InputError
+from ..validation import Options, check_options
 from .outputs import writable_dir
 
 Count = Annotated[int, Field(ge=1)]

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config import Options, Quadrature, check_options
+from ..config import Quadrature
 from ..errors import InputError
+from ..validation import Options, check_options
 from .outputs import new_file
 
 

@@ -3,19 +3,32 @@
 A closure maps moments u (ncells, n) to the multipliers α (ncells, n) of its ansatz, batched over all
 cells of a rank. The ansatz at the quadrature nodes is exp(α·m) (entropy closures, networks, splines)
 or α·m (linear P_N: α are then the expansion coefficients); ``linear`` tells the flux kernels which.
+
+Each closure declares its options (``[closure.<name>]`` in an input) as a pydantic model, ``Options``,
+with the rules of every input (:data:`~hpcclose.validation.STRICT_INPUT`); the input file is checked
+against it when it is read, and the constructor checks its keyword options the same way.
 """
 
 from __future__ import annotations
 
-import inspect
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
+from pydantic import BaseModel, ValidationError
 
 from ..errors import InputError, RealizabilityError
+from ..registry import Registry
+from ..validation import STRICT_INPUT, input_error
 from ..velocity import Basis, Quadrature
+
+
+class ClosureOptions(BaseModel):
+    """Base of a closure's options: strict types, finite numbers, no unknown keys (none by default)."""
+
+    model_config = STRICT_INPUT
 
 
 @dataclass
@@ -52,12 +65,22 @@ class Closure(ABC):
 
     name: ClassVar[str] = ""
     linear: ClassVar[bool] = False
-    _registry: ClassVar[dict[str, type[Closure]]] = {}
+    Options: ClassVar[type[ClosureOptions]] = ClosureOptions
+    registry: ClassVar[Registry] = Registry("closure", "closure.name", tuple(
+        f"{__package__}.{m}" for m in ("newton", "m1_exact", "pn", "spline", "neural", "hybrid")))
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        if cls.name:
-            Closure._registry[cls.name] = cls
+        Closure.registry.add(cls)
+
+    @classmethod
+    def parse_options(cls, options: Mapping[str, Any], source: str | None = None) -> ClosureOptions:
+        """``options`` validated by the closure's ``Options``; a problem is an :class:`InputError` naming
+        ``closure.<name>.<key>`` (and the input file, if given)."""
+        try:
+            return cls.Options(**options)
+        except ValidationError as exc:
+            raise input_error(exc, source, f"closure.{cls.name}.") from None
 
     def __init__(self, basis: Basis, quad: Quadrature):
         self.basis = basis
@@ -133,32 +156,14 @@ def _raise_offending(u: np.ndarray, bad: np.ndarray, head: str) -> None:
 
 def available() -> list[str]:
     """Names of the registered closures."""
-    _import_builtin()
-    return sorted(Closure._registry)
+    return Closure.registry.names()
 
 
-def get_closure(name: str, basis: Basis, quad: Quadrature, **options) -> Closure:
-    """Instantiate the closure registered as ``name`` (as written in an input file)."""
-    _import_builtin()
+def get_closure(name: str, basis: Basis, quad: Quadrature, source: str | None = None, **options) -> Closure:
+    """Instantiate the closure registered as ``name`` (as written in an input file) with its ``options``;
+    errors name the key (and ``source``, the input file, if given)."""
+    cls = Closure.registry.lookup(name, source)
     try:
-        cls = Closure._registry[name]
-    except KeyError:
-        raise InputError(f"closure.name: unknown closure {name!r}; available: {', '.join(available())}") from None
-    accepted = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "basis", "quad")]
-    unknown = sorted(set(options) - set(accepted))
-    if unknown:
-        raise InputError(f"closure.{name}.{unknown[0]}: unknown option for closure {name!r}; "
-                         f"options: {', '.join(accepted) or 'none'}")
-    return cls(basis, quad, **options)
-
-
-def _import_builtin() -> None:
-    """Import the modules that register the built-in closures (lazily: some import Numba)."""
-    import importlib
-
-    for mod in ("newton", "m1_exact", "pn", "spline", "neural", "hybrid"):
-        try:
-            importlib.import_module(f"{__package__}.{mod}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__package__}.{mod}":
-                raise
+        return cls(basis, quad, **options)
+    except InputError as exc:
+        raise InputError(f"{source}: {exc}" if source else str(exc)) from None

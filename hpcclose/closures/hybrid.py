@@ -34,14 +34,16 @@ logs a DEBUG line, and a WARNING when cells fail.
 from __future__ import annotations
 
 import logging
-import numbers
 from dataclasses import dataclass, field
+from typing import Annotated, Literal
 
 import numpy as np
+from pydantic import AfterValidator, BeforeValidator, Field
 
-from ..errors import InputError
 from ..velocity import Basis, Quadrature
 from .base import Closure, ClosureStats
+from .neural.closure import NetworkOptions
+from .newton.closure import NewtonOptions
 
 log = logging.getLogger(__name__)
 
@@ -60,34 +62,45 @@ class HybridStats(ClosureStats):
                 f" (network residual max {self.residual_max:.1e})")
 
 
+def _check_off(table):
+    """The fallback's options start from check = false (it regularises and reports instead of raising)."""
+    return {"check": False, **table} if isinstance(table, dict) else table
+
+
+def _never_raises(newton: NewtonOptions) -> NewtonOptions:
+    if newton.check:
+        raise ValueError("the fallback never raises on non-realizable cells (they are regularised and "
+                         "reported); leave 'check' out")
+    return newton
+
+
+class HybridOptions(NetworkOptions):
+    """``[closure.hybrid]``: the network's options, its kind, the residual tolerance, and a table
+    ``[closure.hybrid.newton]`` of options for the Newton fallback."""
+
+    network: Literal[NETWORKS] = "icnn"
+    tol: float = Field(1e-3, gt=0.0, lt=1.0, description="relative moment residual the network must meet")
+    newton: Annotated[NewtonOptions, BeforeValidator(_check_off), AfterValidator(_never_raises)] = \
+        NewtonOptions(check=False)
+
+
 class HybridClosure(Closure):
     """Network α, checked per cell; Newton (warm-started) where the moments are off by more than ``tol``."""
 
     name = "hybrid"
+    Options = HybridOptions
 
-    def __init__(self, basis: Basis, quad: Quadrature, model: str | None = None, network: str = "icnn",
-                 backend: str = "cpu", alpha0: str | None = None, tol: float = 1e-3,
-                 newton: dict | None = None):
+    def __init__(self, basis: Basis, quad: Quadrature, **options):
         from .neural.closure import ICNNClosure, MLPClosure, MonotoneClosure
         from .newton import NewtonClosure
 
-        if network not in NETWORKS:
-            raise InputError(f"closure.hybrid.network must be one of {', '.join(map(repr, NETWORKS))}, "
-                             f"got {network!r}")
-        if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not 0.0 < tol < 1.0:
-            raise InputError(f"closure.hybrid.tol must be a number in (0, 1), got {tol!r}")
-        if newton is not None and not isinstance(newton, dict):
-            raise InputError(f"closure.hybrid.newton must be a table of Newton options, got {newton!r}")
+        o = self.parse_options(options)
         super().__init__(basis, quad)
-        cls = {"icnn": ICNNClosure, "mlp": MLPClosure, "monotone": MonotoneClosure}[network]
+        cls = {"icnn": ICNNClosure, "mlp": MLPClosure, "monotone": MonotoneClosure}[o.network]
         # the network closure names its own options in errors as closure.<network>.…
-        self.network = cls(basis, quad, model=model, backend=backend, alpha0=alpha0)
-        self.tol = float(tol)
-        opts = {"check": False, **(newton or {})}
-        if opts.get("check"):
-            raise InputError("closure.hybrid.newton.check: the fallback never raises on non-realizable cells "
-                             "(they are regularised and reported); leave 'check' out")
-        self.newton = NewtonClosure(basis, quad, **opts)
+        self.network = cls(basis, quad, **o.model_dump(include={"model", "backend", "alpha0"}))
+        self.tol = o.tol
+        self.newton = NewtonClosure(basis, quad, **o.newton.model_dump())
         self.mT = np.ascontiguousarray(self.m.T)
         self.cells_total = 0
         self.resolved_total = 0

@@ -32,10 +32,11 @@ from fractions import Fraction
 from math import comb, factorial
 
 import numpy as np
+from pydantic import Field
 
 from ..errors import InputError
 from ..velocity import Basis, Quadrature
-from .base import Closure, ClosureStats
+from .base import Closure, ClosureOptions, ClosureStats
 
 # Taylor series of the Langevin function: L(a) = Σ_{k≥1} c_k a^{2k−1}, c_k = 2^{2k} B_{2k} / (2k)!
 _NSERIES = 12
@@ -164,18 +165,22 @@ class M1ExactClosure(Closure):
 
     name = "m1_exact"
 
-    def __init__(self, basis: Basis, quad: Quadrature, tol: float = 1e-13, maxiter: int = 30):
+    class Options(ClosureOptions):
+        """``[closure.m1_exact]``: Newton tolerance on the inverse Langevin function, iteration cap."""
+
+        tol: float = Field(1e-13, gt=0.0, lt=1e-3)
+        maxiter: int = Field(30, ge=1)
+
+    def __init__(self, basis: Basis, quad: Quadrature, **options):
+        o = self.parse_options(options)
         if basis.dim != 1 or basis.N != 1:
             raise InputError(
                 f"closure 'm1_exact' is the slab M1 closure (1D, N=1); got the {basis.kind} basis "
                 f"in {basis.dim}D with N={basis.N}: use closure 'newton' instead")
         if quad.dim != 1:
             raise InputError(f"closure 'm1_exact' needs a 1D quadrature, got {quad.name} ({quad.dim}D)")
-        if not 0.0 < tol < 1e-3:
-            raise InputError(f"m1_exact: tol must be in (0, 1e-3), got {tol}")
         super().__init__(basis, quad)
-        self.tol = float(tol)
-        self.maxiter = int(maxiter)
+        self.tol, self.maxiter = o.tol, o.maxiter
 
     def multipliers(self, u: np.ndarray, alpha0: np.ndarray | None = None) -> tuple[np.ndarray, ClosureStats]:
         """α (ncells, 2) of exp(α0 + α1 μ) with exact moments u; ``alpha0`` (warm start) is ignored."""

@@ -44,13 +44,14 @@ as regularised towards the isotropic moments, with the r that this amounts to.
 from __future__ import annotations
 
 import math
-import numbers
+from typing import Literal
 
 import numpy as np
+from pydantic import Field
 
 from ..errors import InputError
 from ..velocity import Basis, Quadrature
-from .base import Closure, ClosureStats
+from .base import Closure, ClosureOptions, ClosureStats
 
 SIZE_RANGE = (30, 1000)
 ALPHA_MAX = 65.0
@@ -145,26 +146,24 @@ class SplineClosure(Closure):
 
     name = "spline"
 
-    def __init__(self, basis: Basis, quad: Quadrature, size: int = 130, alpha0: str = "gradient",
-                 alpha_max: float = ALPHA_MAX):
+    class Options(ClosureOptions):
+        """``[closure.spline]``: see the class docstring."""
+
+        size: int = Field(130, ge=SIZE_RANGE[0], le=SIZE_RANGE[1])
+        alpha0: Literal[ALPHA0_CONVENTIONS] = "gradient"
+        alpha_max: float = Field(ALPHA_MAX, gt=0.0, le=500.0)
+
+    def __init__(self, basis: Basis, quad: Quadrature, **options):
+        o = self.parse_options(options)
         if basis.dim != 1 or basis.N != 1:
             raise InputError(f"closure 'spline' is the slab M1 closure (1D, N=1); got the "
                              f"{basis.describe()}: use closure 'newton' instead")
         if quad.dim != 1:
             raise InputError(f"closure 'spline' needs a 1D quadrature, got {quad.name}")
-        if isinstance(size, bool) or not isinstance(size, numbers.Integral) \
-                or not SIZE_RANGE[0] <= size <= SIZE_RANGE[1]:
-            raise InputError(f"closure.spline.size must be an integer in [{SIZE_RANGE[0]}, {SIZE_RANGE[1]}], "
-                             f"got {size!r}")
-        if alpha0 not in ALPHA0_CONVENTIONS:
-            raise InputError("closure.spline.alpha0 must be one of "
-                             f"{', '.join(map(repr, ALPHA0_CONVENTIONS))}, got {alpha0!r}")
-        if isinstance(alpha_max, bool) or not isinstance(alpha_max, numbers.Real) or not 0 < alpha_max <= 500:
-            raise InputError(f"closure.spline.alpha_max must be a number in (0, 500], got {alpha_max!r}")
         super().__init__(basis, quad)
         from ..velocity.ansatz import multiplier_grid  # the ansatz on the α̃ grid, as [A 3.3]'s data
 
-        self.size, self.alpha0, self.alpha_max = int(size), alpha0, float(alpha_max)
+        self.size, self.alpha0, self.alpha_max = o.size, o.alpha0, o.alpha_max
         ds = multiplier_grid(basis, quad, self.size + 2, (-self.alpha_max, self.alpha_max))
         u0 = ds.u[:, 0]
         try:

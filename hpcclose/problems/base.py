@@ -15,14 +15,14 @@ from typing import ClassVar
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
-from ..config import STRICT_INPUT, input_error
 from ..registry import Registry
 from ..scheme.boundary import BoundaryCondition
+from ..validation import STRICT_INPUT, input_error
 from ..velocity import Basis, Quadrature
 
 
 class Params(BaseModel):
-    """Base of problem parameter models: the rules of every input (:data:`~hpcclose.config.STRICT_INPUT`:
+    """Base of problem parameter models: the rules of every input (:data:`~hpcclose.validation.STRICT_INPUT`:
     unknown keys, inf / nan and loose types are errors)."""
 
     model_config = STRICT_INPUT

@@ -33,7 +33,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from ..config import STRICT_INPUT, Quadrature, TomlArray, read_input, validate
+from ..config import Quadrature
+from ..validation import STRICT_INPUT, TomlArray, read_input, validate
 
 Count = Annotated[int, Field(ge=1)]
 PathText = Annotated[str, Field(min_length=1)]

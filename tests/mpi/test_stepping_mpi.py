@@ -90,4 +90,4 @@ def test_a_failure_on_one_rank_is_raised_on_every_rank_naming_the_global_cell():
         assert info.value.collective
         assert str(info.value).endswith(f"u = {np.array2string(np.array(start), precision=6)}")
     finally:
-        Closure._registry.pop(FailsOnRankOne.name, None)
+        Closure.registry.pop(FailsOnRankOne.name, None)

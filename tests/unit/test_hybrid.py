@@ -132,15 +132,17 @@ def test_non_realizable_cells_are_regularised_not_raised(icnn_file):
 
 
 def test_options_are_validated(icnn_file):
-    with pytest.raises(InputError, match="tol must be a number in"):
+    with pytest.raises(InputError, match="closure.hybrid.tol: Input should be greater than 0"):
         HybridClosure(BASIS, QUAD, model=icnn_file, tol=0.0)
-    with pytest.raises(InputError, match="network must be one of"):
+    with pytest.raises(InputError, match="closure.hybrid.network: Input should be 'icnn', 'mlp' or 'monotone'"):
         HybridClosure(BASIS, QUAD, model=icnn_file, network="cnn")
     with pytest.raises(InputError, match="is a 'icnn' network"):
         HybridClosure(BASIS, QUAD, model=icnn_file, network="mlp")
-    with pytest.raises(InputError, match="newton closure: option 'tol'"):
+    with pytest.raises(InputError, match="closure.hybrid.newton.tol: Input should be greater than 0"):
         HybridClosure(BASIS, QUAD, model=icnn_file, newton={"tol": -1})
-    with pytest.raises(InputError, match="model: required"):
+    with pytest.raises(InputError, match="closure.hybrid.newton: the fallback never raises"):
+        HybridClosure(BASIS, QUAD, model=icnn_file, newton={"check": True})
+    with pytest.raises(InputError, match="closure.hybrid.model: required key is missing"):
         HybridClosure(BASIS, QUAD)
     h = HybridClosure(BASIS, QUAD, model=icnn_file, newton={"tol": 1e-11, "max_iter": 80})
     assert h.newton.tol == 1e-11 and h.newton.max_iter == 80 and not h.newton.check

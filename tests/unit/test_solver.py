@@ -94,7 +94,7 @@ def failing_closure():
             return alpha, stats
 
     yield FailingClosure.name
-    del Closure._registry[FailingClosure.name]
+    del Closure.registry[FailingClosure.name]
 
 
 @pytest.mark.parametrize("policy", ["abort", "accept"])

@@ -78,9 +78,9 @@ def test_registered_and_options():
     assert isinstance(get_closure("spline", M1, GL30, size=60), SplineClosure)
     with pytest.raises(InputError, match="slab M1"):
         SplineClosure(make_basis("legendre", 1, 2), GL30)
-    with pytest.raises(InputError, match="size must be an integer in"):
+    with pytest.raises(InputError, match="closure.spline.size: Input should be greater than or equal to 30"):
         SplineClosure(M1, GL30, size=10)
-    with pytest.raises(InputError, match="alpha0 must be one of"):
+    with pytest.raises(InputError, match="closure.spline.alpha0: Input should be .gradient. or .normalisation."):
         SplineClosure(M1, GL30, alpha0="exact")
     with pytest.raises(InputError, match="not resolved by gauss_legendre"):
         SplineClosure(M1, gauss_legendre(10), size=1000, alpha_max=500)

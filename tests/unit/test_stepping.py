@@ -55,8 +55,8 @@ def registered():
 
     before = set(available())  # the built-in ones imported first, so only the test's are new
     yield
-    for name in set(Closure._registry) - before:
-        del Closure._registry[name]
+    for name in set(Closure.registry) - before:
+        del Closure.registry[name]
 
 
 def _sim(*overrides: str) -> Simulation:

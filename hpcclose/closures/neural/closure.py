@@ -21,41 +21,43 @@ when α0 follows "gradient") — instead of the dual form α·u − ⟨e^{α·m}
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
+from pydantic import Field
 
 from ...errors import InputError
 from ...velocity import Basis, Quadrature
-from ..base import Closure, ClosureStats
+from ..base import Closure, ClosureOptions, ClosureStats
 from ..scaling import extend_entropy
 from . import export
 
 BACKENDS = ("cpu", "gpu")
 
 
+class NetworkOptions(ClosureOptions):
+    """``[closure.icnn]``, ``[closure.mlp]``, ``[closure.monotone]``."""
+
+    model: str = Field(description="a shipped model name or the path of a network file (hpcclose train)")
+    backend: Literal[BACKENDS] = "cpu"
+    alpha0: Literal[export.ALPHA0_CONVENTIONS] | None = Field(None, description="default: the model file's")
+
+
 class NetworkClosure(Closure):
     """Common part of the network closures; subclasses set ``name`` (= the architecture)."""
 
     architecture = ""
+    Options = NetworkOptions
 
-    def __init__(self, basis: Basis, quad: Quadrature, model: str | None = None, backend: str = "cpu",
-                 alpha0: str | None = None):
-        where = f"closure.{self.name}"
-        if model is None:
-            raise InputError(f"{where}.model: required — a shipped model name or the path of a network file "
-                             "(written by hpcclose train)")
-        if backend not in BACKENDS:
-            raise InputError(f"{where}.backend must be one of {', '.join(map(repr, BACKENDS))}, "
-                             f"got {backend!r}")
+    def __init__(self, basis: Basis, quad: Quadrature, **options):
+        o = self.parse_options(options)
+        where, model, backend, alpha0 = f"closure.{self.name}", o.model, o.backend, o.alpha0
         super().__init__(basis, quad)
         net = export.load(model, basis=basis, quad=quad)
         if net.architecture != self.architecture:
             raise InputError(f"{where}.model: {model!r} is a {net.architecture!r} network; use closure "
                              f"{net.architecture!r} for it (or 'hybrid' with network = {net.architecture!r})")
         alpha0 = alpha0 or net.alpha0
-        if alpha0 not in export.ALPHA0_CONVENTIONS:
-            raise InputError(f"{where}.alpha0 must be one of "
-                             f"{', '.join(map(repr, export.ALPHA0_CONVENTIONS))}, "
-                             f"got {alpha0!r}")
         if alpha0 == "gradient" and not net.has_entropy:
             raise InputError(f"{where}.alpha0: 'gradient' needs an entropy network (mlp, icnn); the monotone "
                              "network gives α̃ only: use 'normalisation'")

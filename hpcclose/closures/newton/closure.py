@@ -18,14 +18,15 @@ non-realizable cells are regularised and reported in the stats instead of raisin
 from __future__ import annotations
 
 import logging
-import numbers
+from typing import Annotated, Literal
 
 import numba
 import numpy as np
+from pydantic import AfterValidator, Field, model_validator
 
-from ...errors import InputError
+from ...validation import TomlArray
 from ...velocity import Basis, Quadrature
-from ..base import Closure, ClosureStats
+from ..base import Closure, ClosureOptions, ClosureStats
 from .batch import newton_batch
 from .data import kernel_data
 
@@ -42,18 +43,27 @@ CHUNK_LANES = 16
 DEFAULT_REGULARISATION = (1e-8, 1e-6, 1e-4, 1e-3, 1e-2, 5e-2, 0.1, 0.5, 1.0)
 
 
-def _real_option(name: str, value, lo: float, hi: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) \
-            or not lo < value <= hi:
-        raise InputError(f"newton closure: option {name!r} must be a number in ({lo:g}, {hi:g}], "
-                         f"got {value!r}")
-    return float(value)
+def _increasing(regs: tuple[float, ...]) -> tuple[float, ...]:
+    if not (regs and all(0 < r <= 1 for r in regs) and all(np.diff(regs) > 0)):
+        raise ValueError(f"must be increasing values in (0, 1], got {list(regs)}")
+    return regs
 
 
-def _int_option(name: str, value, lo: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < lo:
-        raise InputError(f"newton closure: option {name!r} must be an integer ≥ {lo}, got {value!r}")
-    return int(value)
+class NewtonOptions(ClosureOptions):
+    """``[closure.newton]``: see :class:`NewtonClosure`."""
+
+    tol: float = Field(1e-9, gt=0.0, le=1.0, description="on ‖⟨m G⟩ − u‖₂ / u0")
+    max_iter: int = Field(100, ge=1, description="iteration cap of each regularised attempt")
+    k0: int = Field(50, ge=1, description="iterations of the unregularised attempt before regularising")
+    regularisation: Annotated[tuple[float, ...], TomlArray, AfterValidator(_increasing)] = DEFAULT_REGULARISATION
+    check: bool = Field(True, description="raise on non-realizable input (else regularise and report)")
+    change_basis: Literal["auto", "always", "never"] = "auto"
+
+    @model_validator(mode="after")
+    def _k0_within_max_iter(self):
+        if self.k0 > self.max_iter:
+            raise ValueError(f"k0 ({self.k0}) must not exceed max_iter ({self.max_iter})")
+        return self
 
 
 class NewtonClosure(Closure):
@@ -71,38 +81,15 @@ class NewtonClosure(Closure):
     """
 
     name = "newton"
+    Options = NewtonOptions
 
-    def __init__(self, basis: Basis, quad: Quadrature, tol: float = 1e-9, max_iter: int = 100, k0: int = 50,
-                 regularisation=DEFAULT_REGULARISATION, check: bool = True, change_basis: str = "auto",
-                 **unknown):
-        if unknown:
-            raise InputError(f"newton closure: unknown option(s) {', '.join(map(repr, sorted(unknown)))}; "
-                             "valid: tol, max_iter, k0, regularisation, check, change_basis")
+    def __init__(self, basis: Basis, quad: Quadrature, **options):
+        o = self.parse_options(options)
         super().__init__(basis, quad)
-        self.tol = _real_option("tol", tol, 0.0, 1.0)
-        self.max_iter = _int_option("max_iter", max_iter, 1)
-        self.k0 = _int_option("k0", k0, 1)
-        if self.k0 > self.max_iter:
-            raise InputError(f"newton closure: option 'k0' ({self.k0}) must not exceed 'max_iter' "
-                             f"({self.max_iter})")
-        try:
-            regs = np.asarray(regularisation, dtype=float).reshape(-1)
-        except (TypeError, ValueError):
-            raise InputError("newton closure: option 'regularisation' must be a list of numbers, "
-                             f"got {regularisation!r}") from None
-        if not (np.all(np.isfinite(regs)) and np.all(regs > 0) and np.all(regs <= 1)
-                and np.all(np.diff(regs) > 0)):
-            raise InputError("newton closure: option 'regularisation' must be increasing values in (0, 1], "
-                             f"got {regularisation!r}")
-        self.regularisation = regs
-        if not isinstance(check, (bool, np.bool_)):
-            raise InputError(f"newton closure: option 'check' must be true or false, got {check!r}")
-        self.check = bool(check)
-        if change_basis not in CHANGE_BASIS:
-            raise InputError(f"newton closure: option 'change_basis' must be one of "
-                             f"{', '.join(map(repr, CHANGE_BASIS))}, got {change_basis!r}")
-        self.change_basis = change_basis
-        self.acb_switch = float(CHANGE_BASIS[change_basis])
+        self.tol, self.max_iter, self.k0, self.check = o.tol, o.max_iter, o.k0, o.check
+        self.regularisation = np.asarray(o.regularisation, dtype=float)
+        self.change_basis = o.change_basis
+        self.acb_switch = float(CHANGE_BASIS[o.change_basis])
 
         self.data = kernel_data(basis, quad)
         self.omega_iso = np.ascontiguousarray(basis.isotropic(1.0, quad), dtype=float)
