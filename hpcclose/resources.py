@@ -24,8 +24,6 @@ from dataclasses import dataclass
 from math import prod
 from pathlib import Path
 
-import numpy as np
-
 from .config import Config
 from .errors import InputError
 from .grid import NG, Grid
@@ -203,16 +201,6 @@ def check_memory(cfg: Config, grid: Grid, n: int, nodes: int, periodic: tuple[bo
 
 
 # --- work: time steps and outputs --------------------------------------------------------------------
-def time_step(cfg: Config, grid: Grid, quad: Quadrature) -> float | None:
-    """The run's Δt (as the solver computes it); None for a cfl the solver refuses (> 1)."""
-    s = cfg.scheme
-    if s.cfl > 1.0:
-        return None
-    limit = fluxmod.cfl_limit(s.order, s.theta, grid.dim)
-    vmax = np.abs(quad.velocity).max(axis=0)
-    return fluxmod.max_stable_dt(grid.spacing[::-1], vmax, s.order, s.theta, cfl=s.cfl * limit)
-
-
 def check_work(cfg: Config, dt: float) -> None:
     """Refuse a run of more than :data:`MAX_STEPS` steps or :data:`MAX_WRITES` field files / checkpoints."""
     s, o, src = cfg.scheme, cfg.output, cfg.source
@@ -247,7 +235,5 @@ def check(cfg: Config, grid: Grid, basis: Basis, quad: Quadrature, periodic: tup
 
     comm = world() if comm is None else comm
     check_memory(cfg, grid, basis.n, quad.size, periodic, comm)
-    dt = time_step(cfg, grid, quad)
-    if dt is not None:
-        check_work(cfg, dt)
+    check_work(cfg, fluxmod.time_step(cfg.scheme, grid.spacing, quad.velocity, cfg.source))
 

@@ -81,12 +81,7 @@ class Simulation:
 
         # time step: cfl × the realizability-preserving step of the scheme
         s = cfg.scheme
-        limit = fluxmod.cfl_limit(s.order, s.theta, self.dim)
-        if s.cfl > 1.0:
-            raise InputError(f"{src}: scheme.cfl: {s.cfl} is beyond stability (cfl ≤ 1 is the fraction of the "
-                             f"positivity-preserving step {limit:.3g}·Δx/max|v| for order {s.order})")
-        self.dt = fluxmod.max_stable_dt(self.grid.spacing[::-1], np.abs(self.vel).max(axis=0), s.order, s.theta,
-                                        cfl=s.cfl * limit)
+        self.dt = fluxmod.time_step(s, self.grid.spacing, self.vel, src)
         reconstruct = s.realizability_reconstruction and not self.closure.linear
         self.integrator = get_integrator(s.integrator, self._rhs, self.u, first_stage=self._first_stage,
                                          project=self._reconstruct if reconstruct else None)

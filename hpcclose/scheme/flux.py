@@ -364,3 +364,17 @@ def max_stable_dt(spacing: float | Sequence[float], vmax: float | Sequence[float
         raise ValueError(f"cfl {cfl} outside (0, {limit:.6g}] for order {order}, theta {theta}")
     rate = float(np.sum(vm / dx))
     return np.inf if rate == 0.0 else cfl / rate
+
+
+def time_step(scheme, spacing: Sequence[float], velocity: np.ndarray, source: str = "<input>") -> float:
+    """A run's Δt: ``scheme.cfl`` × the realizability-preserving step of its order on a grid of ``spacing``
+    (per array axis) for nodes of ``velocity`` (Q, dim); cfl > 1 is an :class:`InputError`. The one place
+    the solver and the work estimate (:mod:`hpcclose.resources`) take Δt from."""
+    from ..errors import InputError
+
+    limit = cfl_limit(scheme.order, scheme.theta, len(spacing))
+    if scheme.cfl > 1.0:
+        raise InputError(f"{source}: scheme.cfl: {scheme.cfl} is beyond stability (cfl ≤ 1 is the fraction of the "
+                         f"positivity-preserving step {limit:.3g}·Δx/max|v| for order {scheme.order})")
+    vmax = np.abs(np.asarray(velocity)).max(axis=0)
+    return max_stable_dt(tuple(spacing)[::-1], vmax, scheme.order, scheme.theta, cfl=scheme.cfl * limit)

@@ -67,7 +67,7 @@ def test_spline_errors_match_direct_reconstruction(driver, tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["--closure", "spline", "--order", "3"], "N = 1 and N = 2"),
-    (["--closure", "spline", "--option", "size=10"], "size must be an integer"),
+    (["--closure", "spline", "--option", "size=10"], "closure.spline.size: Input should be greater than or equal"),
     (["--closure", "pn"], "linear closure"),
     (["--closure", "spline", "--option", "size"], "expected key=value"),
 ])
