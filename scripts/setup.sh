@@ -74,7 +74,8 @@ if ! "$VENV/bin/python" -c "import h5py, sys; sys.exit(0 if h5py.get_config().mp
 fi
 
 # --- 4. The rest, and the package itself (editable; --no-deps so nothing above is swapped) -------------
-$PIP install numba scipy matplotlib "pydantic>=2" tqdm pytest pytest-mpi pytest-timeout ruff
+# vtk: only the tests need it (its XDMF reader checks what ParaView will open)
+$PIP install numba scipy matplotlib "pydantic>=2" tqdm pytest pytest-mpi pytest-timeout "vtk>=9.3" ruff
 $PIP install --no-deps -e .
 
 check
