@@ -12,6 +12,8 @@ import argparse
 import importlib
 import sys
 
+from . import __version__
+
 # command → (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("hpcclose.cli.run", "run a simulation from a TOML input file"),
@@ -30,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="hpcclose", description="Entropy-based and data-driven moment closures for kinetic transport, "
         "in parallel: run any command under mpiexec -n P (or srun).")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    parser.add_argument("--version", action="version", version=f"hpcclose {__version__}",
+                        help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)

@@ -7,16 +7,37 @@ share a node; with no GPU visible everything runs on the CPU.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
+import sys
 
 from .parallel import mpi
 
 
 def tensorflow():
-    """Import TensorFlow quietly (its C++ log level defaults to errors only)."""
+    """Import TensorFlow quietly: its C++ log level defaults to errors only, and the lines its libraries
+    print while loading, before that level applies (absl's "All log messages before
+    absl::InitializeLog()…", oneDNN's notice), are dropped. A failed import still raises ImportError."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    return importlib.import_module("tensorflow")
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    with _stderr_dropped():
+        return importlib.import_module("tensorflow")
+
+
+@contextlib.contextmanager
+def _stderr_dropped():
+    """File descriptor 2 goes to /dev/null meanwhile (C++ code writes there, past Python's sys.stderr)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def gpus() -> list[str]:

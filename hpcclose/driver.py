@@ -2,25 +2,22 @@
 
 The loop only steps: field output, checkpoints (with diagnostics) and the stop check are end-of-step
 observers (:mod:`hpcclose.stepping`) on schedules from ``[output]``, added to the Simulation's guard
-and recorder for the run. Rank 0 shows a progress bar (simulated time, steps, cell-updates per second,
-ETA) and prints a closing summary (wall time, phase shares, closure statistics, mass and entropy).
+and recorder for the run. Rank 0 shows its progress (:mod:`hpcclose.stepping.progress`: simulated time,
+steps, cell-updates per second, ETA) and prints a closing summary (wall time, phase shares, closure
+statistics, mass and entropy).
 """
 
 from __future__ import annotations
 
-import logging
-import sys
+import contextlib
 import time
 
 import numpy as np
-from tqdm import tqdm
 
 from .errors import HpccloseError, SimulationFailed
 from .io.run_dir import RunDirectory
 from .parallel.stop import StopRequest
-from .stepping import Checkpointer, FieldWriter, Observer, Schedule, StopCheck
-
-log = logging.getLogger("hpcclose")
+from .stepping import Checkpointer, FieldWriter, Observer, Progress, Schedule, StopCheck
 
 
 def run_loop(sim, out: RunDirectory, progress: bool = True, initial_output: bool = True) -> tuple[float, str]:
@@ -31,22 +28,31 @@ def run_loop(sim, out: RunDirectory, progress: bool = True, initial_output: bool
     stop = StopCheck(request)
     checkpoints = Schedule(steps=ocfg.checkpoint_every_steps, wall=ocfg.checkpoint_every_seconds)
     observers = [writer, Checkpointer(out, checkpoints), stop]
-    progress_bar = _Progress(sim) if progress and sim.decomp.is_root else None
+    progress_bar = Progress(sim) if progress and sim.decomp.is_root else None
     if progress_bar is not None:
         observers.append(progress_bar)
-    t0 = time.perf_counter()  # wall time covers everything the phase timers see, I/O included
-    sim.prime()
-    if initial_output and writer.schedule.enabled:
-        writer.write(sim)
+    # every log line of the run (field writes included) goes around the bar while it is drawn
+    with progress_bar.redirect_logging() if progress_bar is not None else contextlib.nullcontext():
+        t0 = time.perf_counter()  # wall time covers everything the phase timers see, I/O included
+        sim.prime()
+        if initial_output and writer.schedule.enabled:
+            writer.write(sim)
+        ended = _steps(sim, out, observers, stop, request, progress_bar)
+        for o in observers:
+            o.finish(sim, ended)
+    return time.perf_counter() - t0, ended
+
+
+def _steps(sim, out: RunDirectory, observers: list[Observer], stop: StopCheck, request: StopRequest,
+           progress_bar: Progress | None) -> str:
+    """The loop over steps with the run's observers; returns how it ended."""
     sim.observers.add(*observers)
     sim.observers.start(sim)
-    ended = "completed"
     try:
         while not sim.done():
             sim.step()
             if stop.reason is not None:
-                ended = f"stopped ({stop.reason})"
-                break
+                return f"stopped ({stop.reason})"
     except HpccloseError as exc:
         # only an error every rank raised together (the guard's verdict) may lead to collective writes;
         # any other error ends the job through the abort hook (cli), so no rank waits for another
@@ -60,47 +66,7 @@ def run_loop(sim, out: RunDirectory, progress: bool = True, initial_output: bool
     finally:
         sim.observers.remove(*observers)
         request.restore()
-    for o in observers:
-        o.finish(sim, ended)
-    return time.perf_counter() - t0, ended
-
-
-class _Progress(Observer):
-    """Rank 0's progress: a live bar on a terminal; in a batch log (SLURM output file) a plain line every
-    10 % of the run or every minute with time, step, cell-updates/s and ETA. Rank-local, no reduction."""
-
-    def __init__(self, sim) -> None:
-        super().__init__()
-        self.live = sys.stderr.isatty()
-        self.bar = tqdm(total=sim.cfg.scheme.t_final, initial=sim.t, disable=not self.live, unit="t",
-                        dynamic_ncols=True,
-                        bar_format="{l_bar}{bar}| t={n:.4g}/{total:.4g} [{elapsed}<{remaining}] {postfix}")
-        self.t0 = self.last = time.perf_counter()
-        self.step0, self.time0, self.next_fraction = sim.step_count, sim.t, 0.1
-
-    def act(self, sim, red) -> None:
-        self.bar.update(sim.t - self.bar.n)
-        now = time.perf_counter()
-        rate = sim.grid.ncells * (sim.step_count - self.step0) / max(now - self.t0, 1e-300)
-        if self.live:
-            if now - self.last > 0.5:
-                self.bar.set_postfix_str(f"step {sim.step_count}, {rate:.3g} cell-updates/s", refresh=False)
-                self.last = now
-            return
-        t_final = sim.cfg.scheme.t_final
-        fraction = (sim.t - self.time0) / max(t_final - self.time0, 1e-300)
-        if fraction < self.next_fraction and now - self.last < 60.0:
-            return
-        eta = (now - self.t0) * (1.0 - fraction) / max(fraction, 1e-300)
-        log.info("t = %.6g / %.6g (%3.0f %%), step %d, %.3g cell-updates/s, ETA %.0f s", sim.t, t_final,
-                 100 * fraction, sim.step_count, rate, eta)
-        self.last, self.next_fraction = now, (int(fraction * 10) + 1) / 10
-
-    def close(self) -> None:
-        self.bar.close()
-
-    def finish(self, sim, ended: str) -> None:
-        self.close()
+    return "completed"
 
 
 def summary(sim, wall: float, ended: str) -> str:

@@ -53,13 +53,15 @@ def add_arguments(parser) -> None:
     c.add_argument("--sizes", default="1e3,1e4,1e5,1e6", help="batch sizes, default 1e3,1e4,1e5,1e6")
     c.add_argument("--sets", default="uniform,interior,boundary:1e-2,boundary:1e-3",
                    help="moment sets; boundary:D is at Euclidean distance D from the realizable boundary")
-    c.add_argument("--closures", default="newton,newton_warm,m1_exact,pn")
+    c.add_argument("--closures", default="newton,newton_warm,m1_exact,pn",
+                   help="comma-separated closure names (any closure.name; newton_warm: Newton started from the "
+                   "α of moments 1 %% away; networks need --model), default newton,newton_warm,m1_exact,pn")
     c.add_argument("--quadrature", type=int, default=30, help="Gauss–Legendre points (default 30)")
     c.add_argument("--tol", type=float, default=1e-9, help="Newton tolerance (default 1e-9)")
     c.add_argument("--repeat", type=int, default=3, help="timings per case; the best is kept")
     c.add_argument("--copies", type=int, default=1,
                    help="time each batch as this many separately allocated, shuffled copies too (best kept)")
-    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--seed", type=int, default=0, help="random seed of the moment sets (default 0)")
     c.add_argument("--model", help="network closures: a model file, or random:WxD (random weights, for speed)")
     c.add_argument("--backends", default="cpu",
                    help="network closures: cpu (Numba) and/or gpu (TensorFlow/XLA), e.g. cpu,gpu; default cpu")
@@ -67,7 +69,9 @@ def add_arguments(parser) -> None:
 
     s = sub.add_parser("solver", help="time a run and variants of it (e.g. --compare closure.name=pn) in one process")
     s.add_argument("input", help="TOML input file")
-    s.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    s.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override an input value of every variant (TOML syntax), e.g. --set mesh.cells=1000; "
+                   "repeatable")
     s.add_argument("--compare", action="append", default=[], metavar="OVERRIDES",
                    help="a variant: comma-separated overrides, e.g. closure.name=pn; repeatable")
     s.add_argument("--json", help="write the rows as JSON here")

@@ -1,8 +1,15 @@
-"""`hpcclose info`: what this installation and this launch provide (versions, MPI, HDF5, threads, GPUs)."""
+"""`hpcclose info`: what this installation and this launch provide (versions, MPI, HDF5, threads, GPUs).
+
+Quick and quiet by default: optional packages are looked up by their installed metadata, not imported;
+TensorFlow (seconds to import, and it prints start-up lines of its own) only with ``--tensorflow``, which
+adds its version as imported and the GPUs it sees.
+"""
 
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
+import importlib.util
 import json
 import platform
 import sys
@@ -19,8 +26,33 @@ OPTIONAL_BACKENDS = {
 }
 
 
-def collect() -> dict:
-    """Gather the facts; collective over COMM_WORLD (every rank must call it)."""
+def installed_version(module: str) -> str | None:
+    """The version of the distribution that provides ``module`` (e.g. tensorflow-cpu for tensorflow),
+    read from its metadata without importing it; None if it is not installed."""
+    if importlib.util.find_spec(module) is None:
+        return None
+    for dist in importlib.metadata.packages_distributions().get(module, [module]):
+        try:
+            return importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return "unknown"
+
+
+def _tensorflow(info: dict) -> None:
+    """TensorFlow's version as imported and the GPUs it sees (imports it: seconds)."""
+    from .. import devices
+
+    try:
+        info["tensorflow"] = devices.tensorflow().__version__
+        info["tensorflow_gpus"] = devices.gpus()
+    except ImportError:
+        info["tensorflow"], info["tensorflow_gpus"] = None, []
+
+
+def collect(tensorflow: bool = False) -> dict:
+    """Gather the facts; collective over COMM_WORLD (every rank must call it). ``tensorflow``: import
+    TensorFlow to list its GPUs (otherwise only its installed version is given)."""
     comm = mpi.world()
     from mpi4py import MPI
 
@@ -42,29 +74,14 @@ def collect() -> dict:
         info["h5py_mpio"] = bool(h5py.get_config().mpi)
     except ImportError:
         info["h5py"], info["h5py_mpio"] = None, False
-    try:
-        import numba
-
-        info["numba"] = numba.__version__
+    info["numba"] = installed_version("numba")
+    if info["numba"] is not None:
         info["numba_threads_per_rank"] = mpi.threads_per_rank()
-    except ImportError:
-        info["numba"] = None
-    from .. import devices
-
-    try:
-        tf = devices.tensorflow()
-        info["tensorflow"] = tf.__version__
-        info["tensorflow_gpus"] = devices.gpus()
-    except ImportError:
-        info["tensorflow"], info["tensorflow_gpus"] = None, []
-    backends = {}
-    for label, module in OPTIONAL_BACKENDS.items():
-        try:
-            importlib.import_module(module)
-            backends[label] = True
-        except ImportError:
-            backends[label] = False
-    info["backends"] = backends
+    if tensorflow:
+        _tensorflow(info)
+    else:
+        info["tensorflow"] = installed_version("tensorflow")
+    info["backends"] = {label: installed_version(module) is not None for label, module in OPTIONAL_BACKENDS.items()}
     return info
 
 
@@ -78,10 +95,12 @@ def render(info: dict) -> str:
 
 def add_arguments(parser) -> None:
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    parser.add_argument("--tensorflow", action="store_true",
+                        help="also import TensorFlow (a few seconds) and list the GPUs it sees")
 
 
 def main(args) -> int:
-    info = collect()
+    info = collect(tensorflow=args.tensorflow)
     if mpi.rank() == 0:
         print(json.dumps(info, indent=2) if args.json else render(info), flush=True)
     return 0
