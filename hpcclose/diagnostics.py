@@ -85,7 +85,8 @@ class StepRecord:
     ``mass``, ``entropy``, ``min_u0``, ``margin``: the state at time ``t`` (the start of the step);
     ``iterations_*``, ``regularised`` (cell-solves regularised), ``reg_r_max`` (their largest r),
     ``failed``: the closure over all stages; ``wall`` and ``<phase>_s``: seconds of the step's stages on
-    the slowest rank (the end-of-step reduction and output are in the run's phase totals).
+    the slowest rank (the end-of-step reduction and output are in the run's phase totals). Units and
+    meaning of each: :data:`COLUMNS`.
     """
 
     step: int
@@ -104,6 +105,32 @@ class StepRecord:
     closure_s: float = 0.0
     halo_s: float = 0.0
     flux_s: float = 0.0
+
+
+# Units and meaning of every StepRecord column, written with the diagnostics (HDF5 attributes ``units`` and
+# ``long_name``; the CSV's comment lines). "state at t": the state when the step began; "per step": what
+# the step did (every stage); nothing is cumulative. Units: "1" as in io/fields.py's UNITS_CONVENTION.
+COLUMNS: dict[str, tuple[str, str]] = {
+    "step": ("1", "step number"),
+    "t": ("1", "simulated time at the start of the step (problem time unit)"),
+    "dt": ("1", "per step: the time step (problem time unit)"),
+    "mass": ("1", "state at t: total mass, sum of u0 x cell volume (problem units)"),
+    "entropy": ("1", "state at t: total entropy, sum of h(u) x cell volume (problem units)"),
+    "min_u0": ("1", "state at t: smallest u0 of any cell (problem units)"),
+    "margin": ("1", "state at t: smallest realizability margin of any cell (> 0: realizable)"),
+    "iterations_mean": ("1", "per step: closure iterations per cell-solve, mean over every stage"),
+    "iterations_max": ("1", "per step: most closure iterations of one cell-solve"),
+    "regularised": ("1", "per step: cell-solves regularised (count)"),
+    "reg_r_max": ("1", "per step: largest regularisation parameter r of those"),
+    "failed": ("1", "per step: cell-solves that failed (count)"),
+    "wall": ("s", "per step: wall-clock time of the step's stages, slowest rank"),
+    **{f"{p}_s": ("s", f"per step: wall-clock time in the {p} phase, slowest rank") for p in STAGE_PHASES},
+}
+
+
+def column_attrs(names) -> dict[str, dict[str, str]]:
+    """``units`` and ``long_name`` of the named diagnostics columns (those :data:`COLUMNS` knows)."""
+    return {n: {"units": COLUMNS[n][0], "long_name": COLUMNS[n][1]} for n in names if n in COLUMNS}
 
 
 @dataclass

@@ -77,7 +77,7 @@ def write_checkpoint(path: str | os.PathLike, decomp, u: np.ndarray, alpha: np.n
                      t: float, step: int, input_text: str = "",
                      extra_attrs: Mapping[str, Any] | None = None, *, rng_state: Any = None,
                      keep: int = 2, component_names: Mapping[str, Sequence[str]] | None = None,
-                     method: str = "auto") -> Path:
+                     method: str = "auto", field_attrs: Mapping[str, Mapping[str, Any]] | None = None) -> Path:
     """Write a checkpoint into the run directory ``path`` (collective); returns the file's path.
 
     Parameters
@@ -90,6 +90,7 @@ def write_checkpoint(path: str | os.PathLike, decomp, u: np.ndarray, alpha: np.n
     extra_attrs : more root attributes (closure, basis, N, …).
     rng_state : any JSON-serialisable random-generator state (or a JSON string); None for none.
     keep : number of checkpoints to keep (>= 1); older ones are deleted after the new one is safe.
+    component_names, field_attrs : as for :func:`~.fields.write_fields`.
     """
     if int(keep) < 1:
         raise ValueError(f"write_checkpoint: keep must be >= 1, got {keep}")
@@ -100,7 +101,8 @@ def write_checkpoint(path: str | os.PathLike, decomp, u: np.ndarray, alpha: np.n
         rng_state = json.dumps(rng_state)
     attrs = {**(extra_attrs or {}), "kind": "checkpoint", "time": float(t), "step": int(step),
              "input_text": input_text, "rng_state": rng_state}
-    write_fields(final, decomp, fields, attrs, component_names, method=method, fsync=True, checksum=True)
+    write_fields(final, decomp, fields, attrs, component_names, method=method, fsync=True, checksum=True,
+                 field_attrs=field_attrs)
 
     def publish() -> list[Path]:
         atomic_write_text(run_dir / LATEST, final.name + "\n")  # fsynced before anything is deleted

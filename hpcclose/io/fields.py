@@ -5,12 +5,17 @@ complete or absent (the temp-name + rename below), can be deleted, copied or ope
 a crash never corrupts earlier output (PyFR's native writer makes the same choice)::
 
     /fields/<name>      global array, shape grid.shape + trailing (1D: (nx, n); 2D: (ny, nx, n)),
-                        contiguous, attrs: components (names, one per trailing entry), axes, center
-    /grid/<ax>          cell centres per axis ('x'; 2D also 'y'), /grid/<ax>_edges the faces;
-                        group attrs axes, lower, upper, cells (enough to rebuild the Grid)
+                        contiguous, attrs: components (names, one per trailing entry), axes, center,
+                        and what the caller adds (hpcclose's runs: long_name, units, component_long_names,
+                        current_components; see io/run_dir.py)
+    /grid/<ax>          cell centres per axis ('x'; 2D also 'y'), /grid/<ax>_edges the faces, each with
+                        long_name and units; group attrs axes, lower, upper, cells (enough to rebuild the Grid)
     root attrs          whatever the caller passes (time, step, closure, basis, N, input_text, …)
                         plus format, format_version, hpcclose_version, nranks, dims, decomposition,
-                        created (ISO 8601, UTC), io_method, and complete=True written last.
+                        units_convention, created (ISO 8601, UTC), io_method, and complete=True written last.
+
+Units follow CF: every dataset hpcclose writes has ``units`` and ``long_name``; the code is nondimensional
+(:data:`UNITS_CONVENTION`), so ``units`` is "1" and the long name says in which unit of the problem.
 
 Writing (Dedalus' evaluator): with a parallel h5py (``h5py.get_config().mpi``) every rank opens
 the file with ``driver="mpio"`` on ``decomp.cart`` and writes its owned block of each global
@@ -48,6 +53,11 @@ log = logging.getLogger("hpcclose")
 FORMAT = "hpcclose-fields"
 FORMAT_VERSION = 1
 METHODS = ("auto", "mpio", "gather")
+#: What ``units`` = "1" means on hpcclose's datasets (the root attribute ``units_convention`` says it too).
+UNITS_CONVENTION = ("nondimensional: lengths in the problem's length unit (that of the input's mesh), times in "
+                    "that unit over the particle speed (c = 1), moments u in the units of the problem's angular "
+                    "density psi (its initial and boundary data), multipliers alpha such that psi = exp(alpha.m); "
+                    "units = '1' marks such numbers")
 
 
 def mpio_available() -> bool:
@@ -56,8 +66,9 @@ def mpio_available() -> bool:
 
 
 # --- field specs (checked collectively: a mismatch raises on every rank, never hangs) -------------
-def _field_specs(decomp, fields: Mapping[str, np.ndarray], component_names) -> list[tuple]:
-    """[(name, trailing shape, dtype str, component names)] as on root, after checking every rank."""
+def _field_specs(decomp, fields: Mapping[str, np.ndarray], component_names, field_attrs) -> list[tuple]:
+    """[(name, trailing shape, dtype str, component names, dataset attributes)] as on root, after checking
+    every rank."""
     errors = []
     local = []
     for name, a in fields.items():
@@ -80,7 +91,8 @@ def _field_specs(decomp, fields: Mapping[str, np.ndarray], component_names) -> l
         if names is not None and (len(trailing) != 1 or len(names) != trailing[0]):
             raise ValueError(f"write_fields: {len(names)} component names for field {name!r} "
                              f"with trailing shape {trailing}")
-        specs.append((name, tuple(trailing), dtype, None if names is None else list(names)))
+        specs.append((name, tuple(trailing), dtype, None if names is None else list(names),
+                      dict((field_attrs or {}).get(name, {}))))
     return specs
 
 
@@ -148,16 +160,18 @@ def _create_layout(f: h5py.File, grid: Grid, specs, root_attrs: Mapping[str, Any
                   "cells": list(grid.cells)})
     coords = {}  # dataset → (axis, faces?): the values are computed by the rank(s) that write them
     for a, ax in enumerate(grid.axis_names):
-        coords[ax] = (g.create_dataset(ax, (grid.cells[a],), "f8"), a, False)
-        coords[f"{ax}_edges"] = (g.create_dataset(f"{ax}_edges", (grid.cells[a] + 1,), "f8"), a, True)
+        for key, size, faces, where in ((ax, grid.cells[a], False, "cell centres"),
+                                         (f"{ax}_edges", grid.cells[a] + 1, True, "cell faces")):
+            coords[key] = (g.create_dataset(key, (size,), "f8"), a, faces)
+            set_attrs(coords[key][0], {"long_name": f"{ax}, {where} (the problem's length unit)", "units": "1"})
     fg = f.create_group("fields")
     dsets = {}
-    for name, trailing, dtype, comps in specs:
+    for name, trailing, dtype, comps, attrs in specs:
         shape, dt = grid.shape + trailing, np.dtype(dtype)
         filters = {"chunks": _chunks(shape, dt.itemsize), "fletcher32": True} if checksum else {}
         d = fg.create_dataset(name, shape, dt, **filters)
         set_attrs(d, {"components": comps, "center": "cell",
-                      "axes": list(grid.axis_names) + ["component"] * len(trailing)})
+                      "axes": list(grid.axis_names) + ["component"] * len(trailing), **attrs})
         dsets[name] = d
     set_attrs(f, root_attrs)
     return {"coords": coords, "fields": dsets}
@@ -227,7 +241,8 @@ def _write_gather(tmp: Path, decomp, fields, grid, specs, root_attrs, checksum: 
 
 
 def _root_attrs(attrs: Mapping[str, Any] | None, decomp, method: str) -> dict[str, Any]:
-    out = {"format": FORMAT, "format_version": FORMAT_VERSION, "decomposition": decomp.describe()}
+    out = {"format": FORMAT, "format_version": FORMAT_VERSION, "decomposition": decomp.describe(),
+           "units_convention": UNITS_CONVENTION}
     out.update(attrs or {})
     out.update({"hpcclose_version": __version__, "nranks": decomp.size, "dims": list(decomp.dims),
                 "created": now_iso(), "io_method": method})
@@ -238,7 +253,7 @@ def write_fields(path: str | os.PathLike, decomp, fields: Mapping[str, np.ndarra
                  attrs: Mapping[str, Any] | None = None,
                  component_names: Mapping[str, Sequence[str]] | None = None,
                  grid: Grid | None = None, *, method: str = "auto", fsync: bool = True,
-                 checksum: bool = False) -> str:
+                 checksum: bool = False, field_attrs: Mapping[str, Mapping[str, Any]] | None = None) -> str:
     """Write owned blocks of global fields into one HDF5 file (collective over ``decomp.cart``).
 
     Parameters
@@ -252,6 +267,7 @@ def write_fields(path: str | os.PathLike, decomp, fields: Mapping[str, np.ndarra
     method : ``"auto"`` (mpio if h5py is parallel, else gather), ``"mpio"`` or ``"gather"``.
     fsync : flush the file and the directory entry to disk before returning.
     checksum : Fletcher32 checksums on the field datasets (chunked storage), checked by every read.
+    field_attrs : name -> more attributes of that field's dataset (``long_name``, ``units``, …).
 
     Returns
     -------
@@ -260,7 +276,7 @@ def write_fields(path: str | os.PathLike, decomp, fields: Mapping[str, np.ndarra
     path = Path(path)
     grid = decomp.grid if grid is None else grid
     method = _choose_method(method)
-    specs = _field_specs(decomp, fields, component_names)
+    specs = _field_specs(decomp, fields, component_names, field_attrs)
     setup = None
     if decomp.is_root:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,7 @@ Layout of ``output.dir``::
     fields.xdmf                 temporal collection of all outputs: open this in ParaView
     checkpoint_<step>.h5        restartable state (the last two kept), ``latest`` names the newest
     diagnostics.h5 / .csv       per-step mass, entropy, min u0, margin, closure statistics, wall time
+                                (units and meaning: diagnostics.COLUMNS, in both files)
     rescue_<step>.h5            the state at which the solver's guard stopped the run (not restartable)
     input.toml                  the input text as run (with --set overrides listed on top)
     .hpcclose.lock              held by the run using the directory (see io/lock.py)
@@ -20,7 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
+from ..diagnostics import column_attrs
 from ..errors import InputError
+from ..velocity import names
 from .checkpoint import write_checkpoint
 from .fields import write_fields
 from .files import atomic_write_text
@@ -120,15 +123,30 @@ class RunDirectory:
         s = self.sim
         alpha = s.alpha.reshape(s.u.shape) if s.alpha is not None else None
         fields = {"u": s.u} | ({"alpha": alpha} if alpha is not None else {})
-        names = {"u": s.basis.labels, "alpha": [f"alpha{k}" for k in range(s.n)]}
-        return fields, names
+        return fields, self._names()
+
+    def _names(self) -> dict[str, list[str]]:
+        """The component names of u and alpha (one scheme: :mod:`hpcclose.velocity.names`)."""
+        return {"u": self.sim.basis.labels, "alpha": names.multiplier_names(self.sim.basis)}
+
+    def _descriptions(self) -> dict[str, dict]:
+        """The CF attributes of u and alpha (units: see io/fields.py's UNITS_CONVENTION), the words for
+        each component, and where the current J sits among u's components (the XDMF's vector)."""
+        components = names.components(self.sim.basis)
+        u = {"long_name": "angular moments ⟨m_k(v) ψ⟩ of the particle density ψ, one per component "
+                          "(component_long_names)", "units": "1",
+             "component_long_names": [c.long_name for c in components],
+             "current_components": names.current_components(self.sim.basis)}
+        alpha = {"long_name": "Lagrange multipliers α_k of the entropy ansatz ψ = exp(α·m(v)), one per moment",
+                 "units": "1"}
+        return {"u": u, "alpha": alpha}
 
     # --- writers (all collective) ------------------------------------------------------------------
     def write_output(self) -> Path:
         """Field file for the current time, its XDMF sidecar, and the updated temporal collection."""
-        fields, names = self._fields()
+        fields, component_names = self._fields()
         path = self.path / f"fields_{len(self.outputs):05d}.h5"
-        write_fields(path, self.sim.decomp, fields, self.attrs(), names)
+        write_fields(path, self.sim.decomp, fields, self.attrs(), component_names, field_attrs=self._descriptions())
         self.outputs.append(path)
         self.last_output_time = self.sim.t
         self._write_views(path, series=True)
@@ -138,14 +156,15 @@ class RunDirectory:
         s = self.sim
         alpha = s.alpha.reshape(s.u.shape) if s.alpha is not None else None
         path = write_checkpoint(self.path, s.decomp, s.u, alpha, s.t, s.step_count, s.cfg.text, self.attrs(),
-                                component_names={"u": s.basis.labels})
+                                component_names=self._names(), field_attrs=self._descriptions())
         return path
 
     def write_rescue(self) -> Path:
         """The state at which the guard stopped the run, for inspection (collective)."""
-        fields, names = self._fields()
+        fields, component_names = self._fields()
         path = self.path / f"rescue_{self.sim.step_count:08d}.h5"
-        write_fields(path, self.sim.decomp, fields, self.attrs() | {"rescue": True}, names)
+        write_fields(path, self.sim.decomp, fields, self.attrs() | {"rescue": True}, component_names,
+                     field_attrs=self._descriptions())
         self._write_views(path, series=False)
         return path
 
@@ -167,4 +186,5 @@ class RunDirectory:
         cols = {k: list(self.previous.get(k, [])) + v for k, v in now.items()} if self.previous else now
         if cols:
             self.sim.decomp.root_only(lambda: write_timeseries(self.path / "diagnostics.h5",
-                                                               self.path / "diagnostics.csv", cols))
+                                                               self.path / "diagnostics.csv", cols,
+                                                               column_attrs=column_attrs(cols)))

@@ -1,8 +1,10 @@
 """Diagnostics history (mass, entropy, min u0, …, one value per step) as HDF5 and/or CSV.
 
-HDF5: one 1-D dataset per column under ``/timeseries``, root attribute ``columns`` keeping the
-order; CSV: a header line and one row per record. Written by one process, each under a temporary
-name and renamed (:mod:`hpcclose.io.files`).
+HDF5: one 1-D dataset per column under ``/timeseries`` with its ``units`` and ``long_name`` attributes,
+root attribute ``columns`` keeping the order. CSV: the header line (the same column names), then one
+comment line per described column, ``# name [units]: long name``, then one row per record — pandas reads
+it with ``read_csv(path, comment="#")``, numpy with ``genfromtxt(path, delimiter=",", names=True)``.
+Written by one process, each under a temporary name and renamed (:mod:`hpcclose.io.files`).
 """
 
 from __future__ import annotations
@@ -30,13 +32,15 @@ def _column(values) -> np.ndarray:
 
 def write_timeseries(path_h5: str | os.PathLike | None, path_csv: str | os.PathLike | None,
                      columns: Mapping[str, Sequence], attrs: Mapping[str, Any] | None = None,
-                     fsync: bool = True) -> None:
+                     fsync: bool = True, column_attrs: Mapping[str, Mapping[str, Any]] | None = None) -> None:
     """Write a diagnostics history (mass, entropy, …) as HDF5 and/or CSV. Call on rank 0 only.
 
-    ``columns`` maps a name to one value per record (all the same length). HDF5: one 1-D dataset
-    per column under ``/timeseries`` (root attr ``columns`` keeps the order); CSV: a header line
-    and one row per record. Both are written under temporary names and renamed.
+    ``columns`` maps a name to one value per record (all the same length); ``column_attrs`` a name to
+    its dataset's attributes (``units``, ``long_name``: also the CSV's comment lines). HDF5: one 1-D
+    dataset per column under ``/timeseries`` (root attr ``columns`` keeps the order); CSV: a header
+    line, the comment lines and one row per record. Both are written under temporary names and renamed.
     """
+    column_attrs = column_attrs or {}
     lengths = {k: len(v) for k, v in columns.items()}
     if len(set(lengths.values())) > 1:
         raise ValueError(f"write_timeseries: columns differ in length: {lengths}")
@@ -48,7 +52,7 @@ def write_timeseries(path_h5: str | os.PathLike | None, path_csv: str | os.PathL
             with h5py.File(tmp, "w") as f:
                 g = f.create_group("timeseries")
                 for name, values in columns.items():
-                    g.create_dataset(name, data=_column(values))
+                    set_attrs(g.create_dataset(name, data=_column(values)), column_attrs.get(name, {}))
                 set_attrs(f, {**(attrs or {}), "columns": list(columns), "hpcclose_version": __version__,
                               "created": now_iso(), "complete": True})
             commit(tmp, path_h5, fsync)
@@ -60,6 +64,9 @@ def write_timeseries(path_h5: str | os.PathLike | None, path_csv: str | os.PathL
         buf = io.StringIO()
         out = csv.writer(buf, lineterminator="\n")
         out.writerow(list(columns))
+        for name, a in column_attrs.items():
+            if name in columns:
+                buf.write(f"# {name} [{a.get('units', '?')}]: {a.get('long_name', '')}\n")
         out.writerows(zip(*(np.asarray(v).tolist() for v in columns.values()), strict=True))
         atomic_write_text(path_csv, buf.getvalue(), fsync)
 

@@ -15,7 +15,12 @@ Choices:
   ``(…, n)`` dataset without copying data; its declared shape is the mesh's cell shape (``ny nx``,
   or ``1 nx`` in 1D). A field with no component axis is one attribute (an identity HyperSlab).
   Checked with VTK's XDMF reader (vtkXdmfReader): 1D, 2D and a temporal collection read back as
-  ``vtkRectilinearGrid`` cell data with the right values and time steps.
+  ``vtkRectilinearGrid`` cell data with the right values and time steps (tests/unit/test_xdmf_vtk.py).
+- The current: in 2D, where the dataset's ``current_components`` attribute names two neighbouring
+  components (J_x, J_y: the monomial basis' ``u_x``, ``u_y``), a ``Vector`` attribute ``current`` too:
+  one HyperSlab of both, which the reader pads with J_z = 0, ready for Glyph and Stream Tracer. (XDMF
+  ``Function`` items, which could join or scale components, are read wrongly by vtkXdmfReader: not used;
+  so a basis whose degree-1 moments are not J itself, the harmonics' √3 J, gets no vector.)
 - Time: a ``<Time Value=…>`` from the file's ``time`` attribute; :func:`write_xdmf_series` wraps
   several files in a temporal ``Collection`` (ParaView's time slider).
 """
@@ -34,6 +39,8 @@ from .attrs import from_attr
 from .files import atomic_write_text
 
 _HEADER = '<?xml version="1.0" ?>\n<!DOCTYPE Xdmf SYSTEM "Xdmf.dtd" []>\n'
+#: The vector attribute of the current J = (u_x, u_y), for glyphs and stream lines in ParaView
+CURRENT = "current"
 
 
 def _dims(shape) -> str:
@@ -63,15 +70,17 @@ def _xml_item(parent: ET.Element, values, number_type: str = "Float") -> ET.Elem
 
 
 def _attribute(grid_el: ET.Element, name: str, ref: str, dset: h5py.Dataset, ndim: int,
-               k: int | None) -> None:
-    """A cell-centred scalar: the whole dataset, or component ``k`` of its last axis (HyperSlab)."""
-    att = ET.SubElement(grid_el, "Attribute", Name=name, AttributeType="Scalar", Center="Cell")
+               k: int | None, count: int = 1) -> None:
+    """A cell-centred scalar: the whole dataset, or component ``k`` of its last axis (HyperSlab); with
+    ``count`` = 2 a vector of components k and k + 1 (2D)."""
+    kind = "Vector" if count > 1 else "Scalar"
+    att = ET.SubElement(grid_el, "Attribute", Name=name, AttributeType=kind, Center="Cell")
     # Always a HyperSlab (the identity for a field with no component axis) whose declared shape
     # is the mesh's cell shape ((1, nx) in 1D): VTK's XDMF reader wants the attribute's rank to
     # match the mesh and rejects a plain (nx,) item on the one-cell-thick 1D mesh.
-    count = tuple(dset.shape[:ndim]) + (() if k is None else (1,))
+    count = tuple(dset.shape[:ndim]) + (() if k is None else (count,))
     start = [0] * ndim + ([] if k is None else [k])
-    cells = ((1,) if ndim == 1 else ()) + tuple(dset.shape[:ndim])
+    cells = ((1,) if ndim == 1 else ()) + tuple(dset.shape[:ndim]) + ((count[-1],) if kind == "Vector" else ())
     slab = ET.SubElement(att, "DataItem", ItemType="HyperSlab", Type="HyperSlab", Dimensions=_dims(cells))
     _xml_item(slab, np.array([start, [1] * len(count), list(count)]), "Int")  # start, stride, count
     _hdf_item(slab, ref, dset)
@@ -107,6 +116,9 @@ def _grid_element(h5_path: Path, ref: str) -> ET.Element:
             comps = from_attr(dset.attrs.get("components", [f"{name}{k}" for k in range(trailing[0])]))
             for k, cname in enumerate(comps):
                 _attribute(el, str(cname), ref, dset, ndim, k)
+            current = np.ravel(dset.attrs.get("current_components", [])).tolist()
+            if ndim == 2 and len(current) == 2 and current[1] == current[0] + 1:
+                _attribute(el, CURRENT, ref, dset, ndim, current[0], count=2)
     return el
 
 

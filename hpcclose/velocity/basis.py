@@ -15,7 +15,7 @@ from functools import cached_property
 import numpy as np
 from scipy.special import eval_legendre, sph_harm_y
 
-from . import realizability
+from . import names, realizability
 from .quadrature import Quadrature, gauss_legendre, sphere_product
 
 KINDS = ("monomial", "legendre", "spherical_harmonics")
@@ -58,12 +58,8 @@ class Basis:
 
     @property
     def labels(self) -> list[str]:
-        """Human-readable component names (used in output files)."""
-        if self.dim == 1:
-            return [f"u{k}" for k in range(self.n)]
-        if self.kind == "monomial":
-            return ["u0"] + ["u_" + "x" * a + "y" * b for a, b in self.exponents[1:]]
-        return [f"u_l{l}m{m}" for l, m in self.exponents]
+        """Component names, the one scheme of files, XDMF, plots and diagnostics (see :mod:`.names`)."""
+        return [c.name for c in names.components(self)]
 
     def describe(self) -> str:
         return f"{self.kind} basis, {self.dim}D, N={self.N} (n={self.n})"

@@ -111,7 +111,8 @@ def test_1d_basis_values_size_labels(kind, N):
     b = make_basis(kind, 1, N)
     assert b == Basis(kind, 1, N)
     assert b.n == N + 1
-    assert b.labels == [f"u{k}" for k in range(N + 1)]
+    # named after the basis function (hpcclose.velocity.names): u0, then u_x, u_xx, … or u_P1, u_P2, …
+    assert b.labels == ["u0"] + [f"u_{'x' * k}" if kind == "monomial" else f"u_P{k}" for k in range(1, N + 1)]
     q = gauss_legendre(12)
     m = b.evaluate(q)
     assert m.shape == (12, N + 1)
@@ -169,7 +170,7 @@ def test_spherical_harmonics_orthogonal_and_normalised(N):
 
 def test_spherical_harmonics_low_degree_formulas():
     b = Basis("spherical_harmonics", 2, 2)
-    assert b.labels == ["u_l0m0", "u_l1m-1", "u_l1m1", "u_l2m-2", "u_l2m0", "u_l2m2"]
+    assert b.labels == ["u0", "u_Y1s1", "u_Y1c1", "u_Y2s2", "u_Y2c0", "u_Y2c2"]
     q = random_sphere_rule(200, 1)
     vx, vy, mu = q.velocity[:, 0], q.velocity[:, 1], q.mu
     ref = np.stack([np.ones_like(vx), np.sqrt(3) * vy, np.sqrt(3) * vx, np.sqrt(15) * vx * vy,
