@@ -1,4 +1,4 @@
-"""`hpcclose plot RUN_DIR_OR_FILE [--reference FILE] [--exact] [--out DIR]`: PNG figures of a run.
+"""`hpcclose plot RUN_DIR_OR_FILE [--frames …] [--reference FILE] [--exact] [--out DIR]`: PNG figures of a run.
 
 Every file it will read is checked first (an HDF5 file, written completely by hpcclose, with the
 datasets the figures need) and the output directory found writable, so a bad file is one line naming it.
@@ -18,9 +18,24 @@ _DIAGNOSTICS_NEED = ("timeseries/t",)
 
 def add_arguments(parser) -> None:
     parser.add_argument("target", help="a run directory (all outputs + histories) or one fields_*.h5 file")
+    parser.add_argument("--frames", default="all",
+                        help="which outputs to draw: all (default), or positions such as 0,2,-1 (-1: the last); "
+                        "1D draws them in one figure, 2D one figure each")
     parser.add_argument("--reference", help="a fields file to draw as a dashed reference (1D)")
-    parser.add_argument("--exact", action="store_true", help="draw the exact plane-source density (Ganapol)")
+    parser.add_argument("--exact", action="store_true",
+                        help="overlay the exact solution at every output time where one exists (the plane "
+                        "source's density, Ganapol); warns when there is none")
     parser.add_argument("--out", help="directory for the PNGs (default: <run>/plots)")
+
+
+def parse_frames(text: str) -> list[int] | None:
+    """``all`` → None; ``0,2,-1`` → [0, 2, -1]."""
+    if text.strip() == "all":
+        return None
+    try:
+        return [int(s) for s in text.split(",")]
+    except ValueError:
+        raise InputError(f"plot: --frames: expected all or whole numbers separated by commas, got {text!r}") from None
 
 
 def check_file(path: Path, need: tuple[str, ...], fields: bool) -> None:
@@ -68,8 +83,9 @@ def main(args) -> int:
 
     if mpi.rank() == 0:
         target, reference = Path(args.target), args.reference and Path(args.reference)
+        frames = parse_frames(args.frames)
         check_inputs(target, reference)
         out = writable_dir(args.out or (target if target.is_dir() else target.parent) / "plots", "--out", "plot")
-        for path in plot(target, out, reference, args.exact):
+        for path in plot(target, out, reference, args.exact, frames):
             print(f"wrote {path}")
     return 0
