@@ -24,7 +24,7 @@ def _driver(name: str):
     return mod
 
 
-SHIPPED = sorted(p.stem for p in export.MODELS_DIR.glob("*.h5"))
+SHIPPED = export.shipped_models()
 
 
 def test_every_shipped_model_can_be_regenerated():

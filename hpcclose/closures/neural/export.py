@@ -38,12 +38,15 @@ first layer, which makes N convex in x ([B eq. 63–64]).
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import datetime
 import json
 import logging
 import os
 import re
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -64,8 +67,18 @@ ACTIVATIONS = ("softplus", "linear")
 MONOTONE_BLOCK = ("bn1_scale", "bn1_shift", "W1", "b1", "bn2_scale", "bn2_shift", "W2", "b2")
 MONOTONE_KEYS = ("head_W", "head_b", *(f"block_{k}" for k in MONOTONE_BLOCK),
                  *(f"tail_{k}" for k in MONOTONE_BLOCK))
-# Shipped models live next to the code: hpcclose/models/<name>.h5
-MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+# Shipped models are package data, hpcclose/models/<name>.h5, found through importlib.resources (so an
+# installed wheel finds them too); a file there is handed out as a real path for h5py, kept until exit.
+MODELS_DIR = resources.files("hpcclose") / "models"
+_AS_FILES = contextlib.ExitStack()
+atexit.register(_AS_FILES.close)
+
+
+def shipped_models() -> list[str]:
+    """The names of the shipped models (hpcclose/models/<name>.h5), sorted."""
+    if not MODELS_DIR.is_dir():
+        return []
+    return sorted(f.name[:-3] for f in MODELS_DIR.iterdir() if f.name.endswith(".h5") and f.is_file())
 
 
 @dataclass
@@ -243,8 +256,8 @@ def resolve(model: str | os.PathLike) -> Path:
         return p
     for cand in (MODELS_DIR / f"{model}", MODELS_DIR / f"{model}.h5"):
         if cand.is_file():
-            return cand
-    shipped = sorted(f.stem for f in MODELS_DIR.glob("*.h5")) if MODELS_DIR.is_dir() else []
+            return Path(_AS_FILES.enter_context(resources.as_file(cand)))
+    shipped = shipped_models()
     raise InputError(f"model {str(model)!r}: no such file and no shipped model of that name "
                      f"(shipped: {', '.join(shipped) or 'none'}; a path is also accepted)")
 
