@@ -50,3 +50,21 @@ def plane_source_error(closure: str, overrides: list[str], input_file: str = "pl
 @pytest.fixture(name="plane_source_error")
 def plane_source_error_fixture():
     return plane_source_error
+
+
+@pytest.fixture(scope="session")
+def small_runs(tmp_path_factory) -> dict[str, Path]:
+    """Two short runs as a user starts them (one rank, the CLI): "1d", the plane source (Legendre M2, 4
+    outputs), and "2d", the line source (monomial M2 on 16 × 12 cells, 3 outputs)."""
+    base = tmp_path_factory.mktemp("small_runs")
+    runs = {"1d": (base / "plane", "plane_source_m2.toml", ["mesh.cells=40", "scheme.t_final=0.3",
+                                                              "output.every=0.1"]),
+            "2d": (base / "line", "line_source_m2.toml", ["mesh.cells=[16, 12]", "scheme.t_final=0.1",
+                                                            "output.every=0.05"])}
+    env = {**os.environ, "NUMBA_NUM_THREADS": "1"}
+    for out, name, sets in runs.values():
+        argv = [*hpcclose_cmd(), "run", str(ROOT / "inputs" / name), "--no-progress",
+                "--set", f"output.dir='{out}'", *(a for s in sets for a in ("--set", s))]
+        res = subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=ROOT, env=env)
+        assert res.returncode == 0, res.stderr
+    return {key: out for key, (out, _, _) in runs.items()}
