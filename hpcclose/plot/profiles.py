@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -10,6 +11,8 @@ from matplotlib.lines import Line2D
 
 from ..io.fields import read_fields
 from .figure import RunInfo, grid_of, save
+
+log = logging.getLogger("hpcclose")
 
 
 def profiles_1d(files: list[Path], out: Path, info: RunInfo, reference: Path | None = None,
@@ -43,6 +46,8 @@ def profiles_1d(files: list[Path], out: Path, info: RunInfo, reference: Path | N
         if info.signed[k]:
             axes[k, 0].axhline(0.0, color="0.5", lw=0.6)
     handles, _ = axes[0, 0].get_legend_handles_labels()
+    if exact is not None and not overlaid:  # e.g. the plane source's smooth variant: no exact solution
+        log.warning("--exact: no exact solution of this %s run at its output times", info.attrs["problem"])
     if overlaid:
         handles.append(Line2D([], [], ls=":", lw=2.0, color="k", label="exact (Ganapol), same colours"))
     axes[0, 0].legend(handles=handles, fontsize=7, ncol=2)
