@@ -3,7 +3,8 @@
 ``hpcclose bench steps`` (and :func:`measure`) builds the run, takes ``warmup`` steps that are not
 timed (first-touch allocation, caches, the warm start of the closure), then times ``repeats`` blocks of
 ``steps`` steps each between barriers: a block's time is the slowest rank's. The run never ends early
-(its end time is lifted), so every block is the same number of steps whatever the rank count or mesh.
+(its end time is lifted), so every block is the same number of steps whatever the rank count or mesh
+(the input's ``t_final`` and ``max_steps`` are ignored).
 
 Per block it records the time per step, each phase's share (closure, flux, halo, reduce, io, and
 "other": what no phase timer covers — the integrator's stage sums, the guard, the diagnostics), and
@@ -48,8 +49,9 @@ def point_config(input_path: str, overrides: list[str], kind: str, ranks: int) -
     if kind == "weak":
         cells, dims = weak_layout(config.load(input_path, overrides).mesh.cells, ranks)
         extra = [f"mesh.cells={list(cells) if isinstance(cells, tuple) else cells}", f"parallel.dims={list(dims)}"]
-    # no end time or step cap: the timed blocks decide how far the run goes
-    return config.load(input_path, [*overrides, *extra, "scheme.t_final=1e300", "output.progress=false"])
+    cfg = config.load(input_path, [*overrides, *extra])
+    # no end time or step cap (the input's are ignored): --warmup and the timed blocks decide how far it goes
+    return cfg.model_copy(update={"scheme": cfg.scheme.model_copy(update={"t_final": 1e300, "max_steps": None})})
 
 
 class _CountingCart:
