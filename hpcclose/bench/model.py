@@ -33,6 +33,7 @@ import numpy as np
 from ..errors import InputError
 from ..grid import NG
 from ..parallel.decomp import block_sizes, choose_dims
+from .steps import weak_layout
 
 #: The per-step phases of the model (one rank); "other" holds the reduction's and output's local parts.
 MODEL_PHASES = ("closure", "flux", "halo", "other")
@@ -164,8 +165,6 @@ def predict(costs: Costs, plan: HaloPlan, net: Network) -> dict:
 
 def weak_cells(block: tuple[int, ...], ranks: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Global cells and layout (array order) for ``ranks`` ranks each owning ``block`` (as ``bench steps``)."""
-    from .steps import weak_layout
-
     cells, dims = weak_layout(block[0] if len(block) == 1 else (block[1], block[0]), ranks)
     return ((cells,) if isinstance(cells, int) else (cells[1], cells[0])), dims
 

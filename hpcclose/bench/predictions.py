@@ -36,8 +36,8 @@ def validate(costs: Costs, net: Network, study: dict, periodic: tuple[bool, ...]
     """Predicted against measured time per step and modelled against counted traffic, per measured row."""
     rows = []
     for r in study["rows"]:
-        plan = halo_plan(array_cells(tuple(r["cells"]) if len(r["cells"]) > 1 else r["cells"][0]), periodic,
-                         r["ranks"], r["n_components"], dims=tuple(r["dims"]), itemsize=costs.itemsize)
+        plan = halo_plan(tuple(r["cells"][::-1]), periodic, r["ranks"], r["n_components"], dims=tuple(r["dims"]),
+                         itemsize=costs.itemsize)
         pred = predict(costs, plan, net)
         measured = float(np.median(r["step_s"]))
         rows.append({"ranks": r["ranks"], "cells_per_rank": r["cells_per_rank"], "predicted_s": pred["time_per_step_s"],
@@ -50,14 +50,13 @@ def validate(costs: Costs, net: Network, study: dict, periodic: tuple[bool, ...]
     return rows
 
 
-def model_study(cfg: config.Config, costs: Costs, net: Network, ranks: list[int], weak_block=None,
-                measured: list[dict] = ()) -> dict:
-    """Strong (the input's grid) and weak (``weak_block`` per rank, default the input's grid) predictions."""
+def model_study(cfg: config.Config, costs: Costs, net: Network, ranks: list[int],
+                weak_block: tuple[int, ...] | None = None, measured: list[dict] = ()) -> dict:
+    """Strong (the input's grid) and weak (``weak_block`` per rank, x first; default the input's grid)
+    predictions, and the check against ``measured`` studies."""
     periodic = periodic_of(cfg)
     cells = array_cells(cfg.mesh.cells)
-    block = array_cells(weak_block) if weak_block is not None else cells
-    if len(block) != len(cells):
-        raise InputError(f"bench model: --weak-cells needs {len(cells)} number(s) for this {len(cells)}D input")
+    block = tuple(weak_block[::-1]) if weak_block else cells
     strong = series(costs, cells, periodic, ranks, net, "strong")
     weak = series(costs, block, periodic, ranks, net, "weak")
     return {"network": net.__dict__, "costs": costs.to_json(), "cells": list(cells), "weak_block": list(block),

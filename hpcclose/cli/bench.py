@@ -190,6 +190,8 @@ def _model(args) -> None:
     cfg = config.load(args.input, args.overrides)
     net = Network(args.latency, args.bandwidth, args.ranks_per_node)
     weak = _ints(args.weak_cells) if args.weak_cells else None
+    if weak is not None and (len(weak) != cfg.mesh.dim or min(weak) < 1):
+        raise InputError(f"bench model: --weak-cells needs {cfg.mesh.dim} positive number(s), got {args.weak_cells}")
     measured = pr.load_studies(args.measured)  # read before the calibration: a bad path fails at once
     if args.costs:
         costs, points = pr.load_costs(args.costs)
@@ -200,8 +202,7 @@ def _model(args) -> None:
         points = cal.measure_sizes(args.input, args.overrides, sizes, args.steps, 2, args.repeats,
                                    log=lambda s: print(s, flush=True))
         costs = cal.fit(points)
-    result = pr.model_study(cfg, costs, net, powers_of_two(args.max_ranks),
-                            weak_block=(weak[0] if len(weak) == 1 else weak) if weak else None, measured=measured)
+    result = pr.model_study(cfg, costs, net, powers_of_two(args.max_ranks), weak_block=weak, measured=measured)
     result = {"provenance": provenance(args.input, args.overrides), "calibration": points, **result}
     print(pr.table(result), flush=True)
     js, png = pr.save(result, Path(args.out))
