@@ -111,7 +111,7 @@ def _block(sim, counters: _Counters, steps: int) -> dict:
 def run_blocks(cfg: config.Config, steps: int, warmup: int, repeats: int, comm=None):
     """Build the run, take ``warmup`` untimed steps, time ``repeats`` blocks of ``steps`` steps.
 
-    Returns ``(sim, blocks)`` with this rank's block records; the caller frees ``sim.decomp``.
+    Returns ``(sim, blocks)`` with this rank's block records; the caller frees ``sim.halo`` and ``sim.decomp``.
     """
     from ..solver import Simulation
 
@@ -126,7 +126,7 @@ def run_blocks(cfg: config.Config, steps: int, warmup: int, repeats: int, comm=N
     return sim, blocks
 
 
-def _node_share(sim) -> dict:
+def _node_share() -> dict:
     """Ranks and threads on this node against its CPUs: is the node oversubscribed?"""
     import numba
 
@@ -151,7 +151,7 @@ def measure(cfg: config.Config, steps: int, warmup: int, repeats: int, comm=None
     phases = d.sum(phases) / d.size
     bytes_step = float(np.mean([b["halo_bytes"] for b in blocks]))
     hosts = sorted(set(d.cart.allgather(os.uname().nodename)))
-    share = _node_share(sim)
+    share = _node_share()
     row = {"ranks": d.size, "dims": list(d.dims), "cells": list(sim.grid.cells[::-1]), "ncells": sim.grid.ncells,
            "cells_per_rank": d.max(d.ncells_local), "n_components": sim.n, "stages": sim.integrator.stages,
            "closure": sim.closure.name, "steps": steps, "warmup": warmup, "repeats": repeats,
