@@ -22,7 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sample": ("hpcclose.cli.sample", "sample closure training/test data in multiplier space into HDF5"),
     "plot": ("hpcclose.cli.plot", "PNG figures of a run: profiles / colour maps and diagnostics histories"),
     "compile": ("hpcclose.cli.compile", "compile the Numba kernels of input files into the cache ahead of a job"),
-    "bench": ("hpcclose.cli.bench", "benchmarks: closures (moments/s), solver (time ratios), scaling (speedup)"),
+    "bench": ("hpcclose.cli.bench", "benchmarks: closures (moments/s), solver (time ratios), steps/scaling "
+              "(speedup, efficiency), model (predicted scaling to 16384 ranks)"),
     "info": ("hpcclose.cli.info", "versions, MPI, parallel HDF5, threads and GPUs of this installation"),
 }
 

@@ -16,9 +16,6 @@ backends ("cpu": Numba, "gpu": TensorFlow/XLA, on the CPU when no GPU is visible
 
 from __future__ import annotations
 
-import json
-import os
-import platform
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,6 +26,8 @@ from ..closures import get_closure
 from ..errors import InputError
 from ..velocity import gauss_legendre, make_basis
 from .moment_sets import moment_set, perturb
+from .output import pyplot, save_figure, write_json
+from .provenance import provenance
 
 
 @dataclass
@@ -169,30 +168,17 @@ HEADER = (f"{'order':<2} {'closure':<12} {'set':<14} {'size':>9} {'time':>12} {'
           f"iterations mean/max, regularised, failed")
 
 
-def machine() -> dict:
-    return {"node": platform.node(), "processor": platform.processor() or platform.machine(),
-            "cpus": os.cpu_count(), "python": platform.python_version()}
-
-
 def save(rows: list[Row], out: Path, settings: dict) -> tuple[Path, Path]:
-    """Write ``closures.json`` and ``closures.png`` into ``out`` (temporary name, then rename)."""
-    out.mkdir(parents=True, exist_ok=True)
-    js = out / "closures.json"
-    tmp = js.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps({"settings": settings, "machine": machine(), "rows": [asdict(r) for r in rows]},
-                              indent=1))
-    os.replace(tmp, js)
+    """Write ``closures.json`` (with the provenance of the measurement) and ``closures.png`` into ``out``."""
+    js = write_json(out / "closures.json", {"settings": settings, "provenance": provenance(),
+                                            "rows": [asdict(r) for r in rows]})
     png = out / "closures.png"
     _plot(rows, png)
     return js, png
 
 
 def _plot(rows: list[Row], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     orders = sorted({r.order for r in rows})
     fig, axes = plt.subplots(1, len(orders), figsize=(6 * len(orders), 4.5), squeeze=False)
     for ax, order in zip(axes[0], orders, strict=True):
@@ -203,7 +189,4 @@ def _plot(rows: list[Row], path: Path) -> None:
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7)
     fig.tight_layout()
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
+    save_figure(fig, path)

@@ -1,24 +1,19 @@
-"""``hpcclose bench solver`` and ``hpcclose bench scaling``: time whole simulations.
+"""``hpcclose bench solver``: time whole simulations and variants of them.
 
 ``solver`` runs an input and any number of variants (``--compare closure.name=pn``) one after another
 in one process, so their time ratios come from one run on one machine. Each timing follows a short
-warm-up run of the same configuration (compilation and caches are not timed). ``scaling`` launches
-``solver`` under ``mpiexec -n P`` for each P and reports speedup and efficiency (strong scaling: the same
-problem; weak: cells along x multiplied by P).
+warm-up run of the same configuration (compilation and caches are not timed). Scaling studies (fixed
+numbers of timed steps per rank count) are :mod:`.scaling`'s.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 from .. import config
-from .closures import machine
+from .output import write_json
+from .provenance import provenance
 
 
 def time_run(cfg: config.Config, comm=None, warmup_steps: int = 3) -> dict:
@@ -70,66 +65,7 @@ def solver(input_path: str, overrides: list[str], variants: list[str], log=print
     return rows
 
 
-def scaling(input_path: str, overrides: list[str], ranks: list[int], kind: str, mpiexec: str,
-            log=print) -> list[dict]:
-    """Launch the solver benchmark on each rank count; speedup/efficiency relative to the first."""
-    rows = []
-    base_cells = config.load(input_path, overrides).mesh.cells
-    for p in ranks:
-        extra = list(overrides)
-        if kind == "weak":  # grow the x extent of the work with P (cells along x times P)
-            cells = [base_cells * p] if isinstance(base_cells, int) else [base_cells[0] * p, base_cells[1]]
-            extra.append(f"mesh.cells={cells if len(cells) > 1 else cells[0]}")
-        with tempfile.TemporaryDirectory() as tmp:
-            out = Path(tmp) / "row.json"
-            cmd = [mpiexec, "-n", str(p), sys.executable, "-m", "hpcclose", "bench", "solver", input_path,
-                   "--json", str(out), *sum((["--set", o] for o in extra), [])]
-            env = {**os.environ, "NUMBA_NUM_THREADS": os.environ.get("NUMBA_NUM_THREADS", "1")}
-            res = subprocess.run(cmd, capture_output=True, text=True, env=env)
-            if res.returncode != 0:
-                raise RuntimeError(f"{' '.join(cmd)} failed:\n{res.stderr[-2000:]}")
-            row = json.loads(out.read_text())["rows"][0]
-        first = rows[0] if rows else row
-        ideal = 1.0 if kind == "weak" else p / first["ranks"]
-        speed = first["wall_s"] / row["wall_s"] if kind == "strong" else first["wall_s"] / row["wall_s"]
-        row |= {"speedup": speed if kind == "strong" else None, "efficiency": speed / ideal}
-        rows.append(row)
-        log(f"P = {p:>3}: {row['cells']:>9} cells, wall {row['wall_s']:9.3f} s, "
-            + (f"speedup {speed:6.2f}, " if kind == "strong" else "")
-            + f"efficiency {100 * row['efficiency']:5.1f} %")
-    return rows
-
-
 def save(rows: list[dict], path: Path, settings: dict) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps({"settings": settings, "machine": machine(), "rows": rows}, indent=1))
-    os.replace(tmp, path)
-    return path
-
-
-def plot_scaling(rows: list[dict], path: Path, kind: str) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    p = [r["ranks"] for r in rows]
-    fig, ax = plt.subplots(figsize=(5, 4))
-    if kind == "strong":
-        ax.plot(p, [r["speedup"] for r in rows], "o-", label="measured")
-        ax.plot(p, [q / p[0] for q in p], "k--", label="ideal")
-        ax.set(ylabel="speedup")
-    else:
-        ax.plot(p, [r["efficiency"] for r in rows], "o-", label="measured")
-        ax.axhline(1.0, color="k", ls="--", label="ideal")
-        ax.set(ylabel="efficiency")
-    ax.set(xlabel="MPI ranks", title=f"{kind} scaling")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    """The rows as JSON, with the settings and the provenance of the measurement."""
+    return write_json(path, {"settings": settings, "provenance": provenance(settings["input"], settings["overrides"]),
+                             "rows": rows})

@@ -160,9 +160,8 @@ def _options(parser, path):
 
 
 def test_every_option_has_help():
-    # bench scaling's options are being reworked with the scaling benchmark (docs/benchmarks.md)
     missing = [f"{where}: {a.option_strings or a.dest}" for where, a in _options(build_parser(), ["hpcclose"])
-               if not a.help and where != "hpcclose bench scaling"]
+               if not a.help]
     assert not missing
 
 
