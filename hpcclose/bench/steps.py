@@ -26,6 +26,7 @@ import numpy as np
 
 from .. import config
 from ..diagnostics import PHASES
+from ..resources import MAX_STEPS
 
 #: Phases reported per step; "other" is the part of the step no timer covers.
 REPORTED = ("closure", "flux", "halo", "reduce", "io", "other")
@@ -50,8 +51,12 @@ def point_config(input_path: str, overrides: list[str], kind: str, ranks: int) -
         cells, dims = weak_layout(config.load(input_path, overrides).mesh.cells, ranks)
         extra = [f"mesh.cells={list(cells) if isinstance(cells, tuple) else cells}", f"parallel.dims={list(dims)}"]
     cfg = config.load(input_path, [*overrides, *extra])
-    # no end time or step cap (the input's are ignored): --warmup and the timed blocks decide how far it goes
-    return cfg.model_copy(update={"scheme": cfg.scheme.model_copy(update={"t_final": 1e300, "max_steps": None})})
+    # the input's end is ignored (--warmup and the timed blocks decide how far it goes: the largest run
+    # resources allow, never reached) and nothing is written
+    scheme = cfg.scheme.model_copy(update={"t_final": 1e300, "max_steps": MAX_STEPS})
+    output = cfg.output.model_copy(update={"every": None, "every_steps": None, "checkpoint_every_steps": None,
+                                           "checkpoint_every_seconds": None})
+    return cfg.model_copy(update={"scheme": scheme, "output": output})
 
 
 class _CountingCart:

@@ -14,6 +14,7 @@ from conftest import ROOT
 from hpcclose.bench import scaling as sc
 from hpcclose.bench.steps import point_config, weak_layout
 from hpcclose.errors import InputError
+from hpcclose.resources import MAX_STEPS
 
 PLANE = str(ROOT / "inputs" / "plane_source_m2.toml")
 PERIODIC_2D = str(ROOT / "inputs" / "periodic_2d_m1.toml")
@@ -35,8 +36,10 @@ def test_weak_points_keep_cells_per_rank_and_run_without_an_end():
         cfg = point_config(PERIODIC_2D, ["mesh.cells=[40,30]"], "weak", p)
         assert prod(cfg.mesh.cells) == p * prod(base.mesh.cells)
         assert prod(cfg.parallel.dims) == p
-        # the end time is lifted so every point runs exactly the timed steps (no step count from t_final)
-        assert cfg.scheme.t_final == 1e300 and cfg.scheme.max_steps is None
+        # the end is lifted so every point runs exactly the timed steps (no step count from t_final), as far as
+        # the run's resource check allows, and nothing is written
+        assert cfg.scheme.t_final == 1e300 and cfg.scheme.max_steps == MAX_STEPS
+        assert cfg.output.every is None and cfg.output.every_steps is None
     strong = point_config(PLANE, ["mesh.cells=500"], "strong", 4)
     assert strong.mesh.cells == 500 and strong.parallel.dims is None
 
