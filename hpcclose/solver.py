@@ -54,6 +54,7 @@ class Simulation:
             self.quad = cfg.velocity.rule(m.dim)
             # the guard judges states by the measure the run integrates with (velocity/cone.py)
             self.basis = make_basis(cfg.velocity.basis, m.dim, cfg.velocity.order).on(self.quad)
+            self.basis.cone  # noqa: B018 (built now: refuses a rule that cannot resolve the basis)
         except ValueError as exc:
             raise InputError(f"{src}: velocity: {exc}") from None
         coarse = rules.coarse_warning(self.quad, self.basis.N)

@@ -113,6 +113,11 @@ def localisers(quad: Quadrature) -> list[tuple[np.ndarray, int]]:
 def _orthonormal(values: np.ndarray, weights: np.ndarray, strict: bool = True):
     """(q, R): q = values R⁻¹ orthonormal under ``weights`` (QR of √w·values, R with a positive diagonal,
     so q_0 = 1 where values[:, 0] ≡ 1). None, None where the values are dependent under these weights."""
+    if values.shape[0] < values.shape[1]:
+        if strict:
+            raise ValueError(f"the rule's {values.shape[0]} nodes cannot resolve {values.shape[1]} basis functions: "
+                             "use a finer quadrature")
+        return None, None
     sw = np.sqrt(weights)[:, None]
     qr, r = np.linalg.qr(sw * values)
     sign = np.where(np.diag(r) < 0, -1.0, 1.0)
