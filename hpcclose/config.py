@@ -98,7 +98,7 @@ class VelocityConfig(_Section):
         None, description="Gauss–Legendre points (1D), [n_mu, n_phi] (2D), or a rule: gauss_legendre (1D), "
                           "lebedev or product (2D); default: the rule the order needs")
     degree: int | None = Field(None, ge=1, le=2 * MAX_GAUSS_POINTS - 1,
-                               description="polynomial degree the named rule integrates exactly (default 6N+1)")
+                               description="polynomial degree the named rule integrates exactly (default 6N+5)")
     hemisphere: bool | None = Field(None, description="2D: fold the rule to μ > 0 (default true)")
 
     def check(self, dim: int) -> None:

@@ -135,30 +135,28 @@ def _orthonormal(values: np.ndarray, weights: np.ndarray, strict: bool = True):
 # --- the per-cell tests (Numba) ----------------------------------------------------------------------
 @njit(**SERIAL)
 def _cholesky_solve(h, r, d):
-    """d ← H⁻¹ r by Cholesky, H overwritten by its factor; False if H is not numerically positive definite."""
+    """d ← H⁻¹ r, H (symmetric) overwritten by its Cholesky factor L in the lower triangle; False if H is not
+    numerically positive definite. Right-looking factorisation and column-oriented substitutions: the
+    inner loops run down columns of L without a reduction."""
     n = h.shape[0]
-    for j in range(n):
-        s = h[j, j]
-        for k in range(j):
-            s -= h[j, k] * h[j, k]
-        if not s > 1e-300:
+    for k in range(n):
+        if not h[k, k] > 1e-300:
             return False
-        h[j, j] = np.sqrt(s)
-        for i in range(j + 1, n):
-            s = h[i, j]
-            for k in range(j):
-                s -= h[i, k] * h[j, k]
-            h[i, j] = s / h[j, j]
-    for i in range(n):
-        s = r[i]
-        for k in range(i):
-            s -= h[i, k] * d[k]
-        d[i] = s / h[i, i]
-    for i in range(n - 1, -1, -1):
-        s = d[i]
-        for k in range(i + 1, n):
-            s -= h[k, i] * d[k]
-        d[i] = s / h[i, i]
+        h[k, k] = np.sqrt(h[k, k])
+        for i in range(k + 1, n):
+            h[i, k] /= h[k, k]
+        for j in range(k + 1, n):
+            for i in range(j, n):
+                h[i, j] -= h[i, k] * h[j, k]
+    d[:] = r
+    for k in range(n):  # L y = r
+        d[k] /= h[k, k]
+        for i in range(k + 1, n):
+            d[i] -= h[i, k] * d[k]
+    for k in range(n - 1, -1, -1):  # Lᵀ d = y
+        d[k] /= h[k, k]
+        for i in range(k):
+            d[i] -= h[k, i] * d[k]
     return True
 
 

@@ -129,7 +129,7 @@ def test_plane_source_at_n30_runs_past_step_1():
     cfg = config.parse(text.replace("quadrature = 10\n", ""), "ps.toml",
                        ["velocity.order=30", "mesh.cells=40", "scheme.max_steps=12"])
     sim = Simulation(cfg, comm=MPI.COMM_SELF)
-    assert sim.quad.name == "gauss_legendre(91)"
+    assert sim.quad.name == "gauss_legendre(93)"
     while not sim.done():
         sim.step()
     assert sim.step_count == 12 and sim.guard.state.margin > 0

@@ -106,7 +106,7 @@ def test_unknown_rule_names_are_refused():
 def test_default_rule_integrates_the_degree_the_order_needs(N):
     need = rules.needed_degree(N)
     one, two = rules.default(1, N), rules.default(2, N)
-    assert one.name == f"gauss_legendre({3 * N + 1})" and one.degree >= need
+    assert one.name == f"gauss_legendre({3 * N + 3})" and one.degree >= need
     assert two.name.startswith("hemisphere(lebedev(") and two.degree >= need
     assert rules.coarse_warning(one, N) is None and rules.coarse_warning(two, N) is None
     prod = rules.build(2, N, "product", hemisphere=False)
@@ -116,7 +116,7 @@ def test_default_rule_integrates_the_degree_the_order_needs(N):
 
 def test_the_issue_case_warns_with_the_size_that_suffices():
     msg = rules.coarse_warning(gauss_legendre(10), 7)
-    assert "degree ≤ 19" in msg and "needs degree 43" in msg and "22 Gauss–Legendre points" in msg
+    assert "degree ≤ 19" in msg and "needs degree 47" in msg and "24 Gauss–Legendre points" in msg
     assert rules.coarse_warning(gauss_legendre(10), 2) is None  # the shipped plane source input: silent
     assert "lebedev" in rules.coarse_warning(hemisphere(sphere_product(6, 8)), 4)
 
@@ -130,12 +130,12 @@ def _sim(path: str, *overrides: str) -> Simulation:
 @pytest.mark.parametrize("path, overrides, name", [
     ("line_source_m2.toml", [], "hemisphere(sphere_product(20x20))"),                      # shipped: folded
     ("line_source_m2.toml", ["velocity.hemisphere=false"], "sphere_product(20x20)"),
-    ("line_source_m2.toml", ['velocity.quadrature="lebedev"'], "hemisphere(lebedev(15))"),  # 6N+1 = 13 → 15
+    ("line_source_m2.toml", ['velocity.quadrature="lebedev"'], "hemisphere(lebedev(17))"),  # 6N + 5 = 17
     ("line_source_m2.toml", ['velocity.quadrature="lebedev"', "velocity.degree=19"], "hemisphere(lebedev(19))"),
     ("line_source_m2.toml", ['velocity.quadrature="product"', "velocity.hemisphere=false"],
-     "sphere_product(7x16)"),
+     "sphere_product(9x20)"),
     ("plane_source_m2.toml", [], "gauss_legendre(10)"),
-    ("plane_source_m2.toml", ['velocity.quadrature="gauss_legendre"', "velocity.order=7"], "gauss_legendre(22)"),
+    ("plane_source_m2.toml", ['velocity.quadrature="gauss_legendre"', "velocity.order=7"], "gauss_legendre(24)"),
 ])
 def test_velocity_table_picks_the_rule(path, overrides, name):
     sim = _sim(path, *overrides)
@@ -174,7 +174,7 @@ def test_big_degrees_are_refused_before_anything_is_built():
 def test_a_coarse_rule_is_a_warning_and_a_rule_that_cannot_resolve_the_basis_an_error(caplog):
     with caplog.at_level(logging.WARNING, logger="hpcclose"):
         _sim("plane_source_m2.toml", "velocity.order=7")
-    assert "needs degree 43" in caplog.text and "22 Gauss–Legendre points" in caplog.text
+    assert "needs degree 47" in caplog.text and "24 Gauss–Legendre points" in caplog.text
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="hpcclose"):
         _sim("plane_source_m2.toml")
