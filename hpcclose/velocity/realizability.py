@@ -60,12 +60,11 @@ def _mats_2d(w: np.ndarray, N: int) -> list[np.ndarray]:
     ux, uy = w[..., 1], w[..., 2]
     if N == 1:
         return [(1.0 - np.hypot(ux, uy))[..., None, None]]
-    if N == 2:
-        sxx, sxy, syy = w[..., 3], w[..., 4], w[..., 5]
-        cov = np.stack([np.stack([sxx - ux * ux, sxy - ux * uy], -1),
-                        np.stack([sxy - ux * uy, syy - uy * uy], -1)], -2)
-        return [cov, (1.0 - sxx - syy)[..., None, None]]
-    raise ValueError(f"no closed-form 2D realizability conditions for N = {N} (the discrete test decides)")
+    # N = 2 (beyond, :func:`margin` asks the discrete test: there are no closed-form conditions)
+    sxx, sxy, syy = w[..., 3], w[..., 4], w[..., 5]
+    cov = np.stack([np.stack([sxx - ux * ux, sxy - ux * uy], -1),
+                    np.stack([sxy - ux * uy, syy - uy * uy], -1)], -2)
+    return [cov, (1.0 - sxx - syy)[..., None, None]]
 
 
 @njit(cache=True, inline="always")

@@ -46,7 +46,8 @@ def build(dim: int, N: int, quadrature: int | tuple[int, int] | str | None = Non
           hemisphere: bool | None = None) -> Quadrature:
     """The rule of a ``[velocity]`` table: ``quadrature`` gives sizes (Gauss–Legendre points in 1D,
     [n_mu, n_phi] of the product rule in 2D) or a rule's kind (:data:`KINDS`), sized by ``degree``
-    (default :func:`needed_degree` (N)); None picks Gauss–Legendre (1D) or Lebedev (2D). 2D rules are folded
+    (default :func:`needed_degree` (N)); None picks Gauss–Legendre (1D) or Lebedev (2D; the product rule beyond
+    Lebedev order 131, N > 21). 2D rules are folded
     to the hemisphere unless ``hemisphere`` is False. ValueError for a combination that does not exist."""
     kind, size = check(dim, N, quadrature, degree, hemisphere)
     if kind == "sizes":
@@ -73,11 +74,12 @@ def check(dim: int, N: int, quadrature: int | tuple[int, int] | str | None = Non
         if (dim == 2) != isinstance(quadrature, tuple):
             raise ValueError("velocity.quadrature must be [n_mu, n_phi] on a 2D mesh and an integer in 1D")
         return "sizes", quadrature
-    kind = quadrature or KINDS[dim][0]
+    degree = needed_degree(N) if degree is None else degree
+    # by default the Lebedev rule in 2D, and the product rule beyond the largest Lebedev order (N > 21)
+    kind = quadrature or (KINDS[dim][0] if dim == 1 or degree <= LEBEDEV_MAX else "product")
     if kind not in KINDS[dim]:
         raise ValueError(f"velocity.quadrature: {kind!r} is not a {dim}D rule; choose "
                          + " or ".join(repr(k) for k in KINDS[dim]) + " (or give the rule's sizes)")
-    degree = needed_degree(N) if degree is None else degree
     if kind == "lebedev" and degree > LEBEDEV_MAX:
         raise ValueError(f"velocity.degree: no Lebedev rule integrates degree {degree} exactly (the largest is "
                          f"{LEBEDEV_MAX}); use velocity.quadrature = \"product\"")

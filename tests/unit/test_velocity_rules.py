@@ -203,3 +203,10 @@ def test_quadrature_describe_and_basis_measure_identity():
     assert b.on(q) == b and hash(b.on(q)) == hash(b) and b.on(q).measure is q and b.measure is None
     with pytest.raises(ValueError, match="does not fit"):
         b.on(gauss_legendre(4))
+
+
+def test_beyond_the_largest_lebedev_order_the_default_is_the_product_rule():
+    assert rules.default(2, 21).name == "hemisphere(lebedev(131))"
+    rule = rules.default(2, 22)
+    assert rule.name.startswith("hemisphere(sphere_product(") and rule.degree >= rules.needed_degree(22)
+    config.load(INPUTS / "line_source_m2.toml", ["velocity.order=30", 'velocity.quadrature="product"'])
