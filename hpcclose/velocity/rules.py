@@ -3,7 +3,7 @@ exactness a closure of order N needs, and the rule named in a model file.
 
 **The degree an M_N closure needs.** The closure integrates m mᵀ e^{α·m} and the flux v m e^{α·m}: products
 of basis functions (degree 2N) with an exponential that no rule integrates exactly. Measured (docs/
-benchmarks.md) on the plane source (1D, 100 cells, ρ against the exact solution, N = 2…10) and on the line
+benchmarks.md) on the plane source (1D, 100 cells, ρ against the exact solution, N = 2…9) and on the line
 source (2D, 50 × 50 cells, t = 0.6, ρ against a Lebedev rule of degree 47, N = 1…4), M_N results stay
 within ~1 % of their limit in the rule once it integrates degree
 
