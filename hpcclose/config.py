@@ -88,9 +88,35 @@ class MeshConfig(_Section):
 
 
 class VelocityConfig(_Section):
+    """Moment basis and order, and the quadrature rule (:mod:`hpcclose.velocity.rules`): the sizes of a
+    Gauss–Legendre (1D) or product (2D) rule, or a rule's kind sized by ``degree``; left out, the rule the
+    order needs. 2D rules are folded to the hemisphere (μ > 0) unless ``hemisphere = false``."""
+
     basis: Literal["monomial", "legendre", "spherical_harmonics"] = "monomial"
     order: int = Field(ge=0, le=30, description="moment order N")
-    quadrature: Quadrature = Field(description="Gauss–Legendre points (1D) or [n_mu, n_phi] (2D)")
+    quadrature: Quadrature | Literal["gauss_legendre", "lebedev", "product"] | None = Field(
+        None, description="Gauss–Legendre points (1D), [n_mu, n_phi] (2D), or a rule: gauss_legendre (1D), "
+                          "lebedev or product (2D); default: the rule the order needs")
+    degree: int | None = Field(None, ge=1, le=2 * MAX_GAUSS_POINTS - 1,
+                               description="polynomial degree the named rule integrates exactly (default 6N+5)")
+    hemisphere: bool | None = Field(None, description="2D: fold the rule to μ > 0 (default true)")
+
+    def check(self, dim: int) -> None:
+        """Refuse (ValueError) a rule that does not exist on a ``dim``-D mesh, without building it."""
+        from .velocity import rules
+
+        kind, size = rules.check(dim, self.order, self.quadrature, self.degree, self.hemisphere)
+        if kind == "product":
+            try:
+                _sphere_nodes(rules.product_sizes(size))
+            except ValueError as exc:
+                raise ValueError(f"velocity.degree: the product rule of degree {size}: {exc}") from None
+
+    def rule(self, dim: int):
+        """The quadrature of this table on a ``dim``-D mesh (ValueError for a combination that does not exist)."""
+        from .velocity import rules
+
+        return rules.build(dim, self.order, self.quadrature, self.degree, self.hemisphere)
 
 
 class ClosureConfig(BaseModel):
@@ -177,9 +203,7 @@ class Config(_Section):
 
     @model_validator(mode="after")
     def _quadrature_matches_mesh(self):
-        two_d = self.mesh.dim == 2
-        if two_d != isinstance(self.velocity.quadrature, tuple):
-            raise ValueError("velocity.quadrature must be [n_mu, n_phi] on a 2D mesh and an integer in 1D")
+        self.velocity.check(self.mesh.dim)
         return self
 
 

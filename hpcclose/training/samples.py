@@ -22,7 +22,7 @@ from ..closures.neural.layout import layout_string, symmetry_signs
 from ..data import datasets, moment_sampling, sampling
 from ..data.datasets import Dataset
 from ..errors import InputError
-from ..velocity import Basis, Quadrature, gauss_legendre, make_basis, sphere_product
+from ..velocity import Basis, Quadrature, make_basis, rules
 from .config import TrainConfig
 
 
@@ -79,8 +79,9 @@ def velocity(cfg: TrainConfig) -> tuple[Basis, Quadrature]:
         basis = make_basis(v.basis, v.dim, v.order)
     except ValueError as exc:
         raise InputError(f"{cfg.source}: velocity: {exc}") from None
-    quad = gauss_legendre(v.quadrature) if v.dim == 1 else sphere_product(*v.quadrature)
-    return basis, quad
+    # the full sphere in 2D: the rule the shipped networks record (a hemisphere fold gives the same data to
+    # round-off, and a network trained on either fits runs on both: rules.same_measure)
+    return basis, rules.build(v.dim, v.order, v.quadrature, hemisphere=False)
 
 
 def load_data(cfg: TrainConfig, basis: Basis, quad: Quadrature) -> Dataset:

@@ -4,18 +4,21 @@
 2D (directions on the sphere, geometry symmetric in z): monomials vx^a vy^b with a + b ≤ N ordered by
 degree, or real spherical harmonics of degree ≤ N that are even in μ = v_z, scaled so m_0 = 1.
 Each basis knows its size n, its symmetry flips (the sign every component takes under v_d → −v_d),
-its isotropic moment vector, and its realizability test.
+its isotropic moment vector, and its realizability test. A basis may carry the discrete measure (the
+quadrature) a run integrates with, :meth:`Basis.on`: its realizability test is then the one of that measure
+(:mod:`.cone`), the set of moments the run's non-negative nodal densities can have.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
 from scipy.special import eval_legendre, sph_harm_y
 
-from . import names, realizability
+from . import names, realizability, rules
+from .cone import Cone, localisers
 from .quadrature import Quadrature, gauss_legendre, sphere_product
 
 KINDS = ("monomial", "legendre", "spherical_harmonics")
@@ -23,12 +26,14 @@ KINDS = ("monomial", "legendre", "spherical_harmonics")
 
 @dataclass(frozen=True)
 class Basis:
-    """A moment basis of degree ``N`` in ``dim`` = 1 or 2 space dimensions."""
+    """A moment basis of degree ``N`` in ``dim`` = 1 or 2 space dimensions, optionally with the discrete
+    ``measure`` its realizability is judged by (not part of its identity: equal bases compare equal)."""
 
     kind: str
     dim: int
     N: int
     exponents: tuple = field(init=False, repr=False)
+    measure: Quadrature | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -61,8 +66,19 @@ class Basis:
         """Component names, the one scheme of files, XDMF, plots and diagnostics (see :mod:`.names`)."""
         return [c.name for c in names.components(self)]
 
+    @property
+    def degrees(self) -> np.ndarray:
+        """The polynomial degree of every basis function (μ^k, P_k: k; vx^a vy^b: a + b; Y_lm: l)."""
+        return np.array([sum(e) if self.kind == "monomial" else e[0] for e in self.exponents])
+
     def describe(self) -> str:
         return f"{self.kind} basis, {self.dim}D, N={self.N} (n={self.n})"
+
+    def on(self, quad: Quadrature) -> Basis:
+        """This basis with ``quad`` as the measure of its realizability test."""
+        if quad.dim != self.dim:
+            raise ValueError(f"a {quad.dim}D quadrature does not fit a {self.dim}D basis")
+        return replace(self, measure=quad)
 
     # --- evaluation ---------------------------------------------------------------------------------
     def evaluate(self, quad: Quadrature) -> np.ndarray:
@@ -129,12 +145,21 @@ class Basis:
         T[0] = np.eye(self.n)[0]  # m_0 = mono_0 = 1 exactly
         return T
 
+    @cached_property
+    def cone(self) -> Cone:
+        """The realizability test of the discrete measure: the basis's own (:meth:`on`), else the default
+        rule of its order (:func:`.rules.default`)."""
+        quad = self.measure or rules.default(self.dim, self.N)
+        return Cone.build(self.evaluate(quad), localisers(quad), quad, self.degrees)
+
     def is_realizable(self, u: np.ndarray) -> np.ndarray:
         """True for moment vectors in the interior of the realizable set (batched over leading axes)."""
         return realizability.margin(self, u) > 0.0
 
     def realizability_margin(self, u: np.ndarray) -> np.ndarray:
-        """A distance-like measure to ∂R of the normalised moments (positive inside, ≤ 0 outside)."""
+        """A distance-like measure to ∂R of the normalised moments (positive inside, ≤ 0 outside): with a
+        measure (and in 2D beyond N = 2), the depth in the cone of its nodes (:mod:`.cone`); otherwise the
+        smallest eigenvalue of the classical moment conditions (:mod:`.realizability`)."""
         return realizability.margin(self, u)
 
 

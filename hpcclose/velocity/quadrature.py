@@ -1,7 +1,9 @@
-"""Quadrature rules for the velocity variable.
+"""Quadrature rules for the velocity variable: the rule record and the Gauss–Legendre and product rules.
 
 Conventions (tested): the 1D rule integrates over μ ∈ [−1, 1], weights sum to 2; the sphere rule
-integrates over (μ, φ) ∈ [−1, 1] × [0, 2π), weights sum to 4π. ⟨g⟩ = Σ_q w_q g(v_q).
+integrates over (μ, φ) ∈ [−1, 1] × [0, 2π), weights sum to 4π. ⟨g⟩ = Σ_q w_q g(v_q). Every rule records
+the polynomial degree it integrates exactly (Lebedev rules: :mod:`.lebedev`; the hemisphere form of a
+sphere rule: :mod:`.hemisphere`; which rule a run uses: :mod:`.rules`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ class Quadrature:
     velocity : (Q, dim) transport velocities: μ in 1D, (vx, vy) in 2D.
     weights : (Q,) positive weights.
     mu, phi : (Q,) polar cosine and azimuth of every node (phi is zero in 1D).
+    name : the rule as :func:`hpcclose.velocity.rules.from_name` rebuilds it (model files record it).
+    degree : every polynomial of this degree or less (1D: in μ; 2D: on the sphere — on a hemisphere rule,
+        those even in μ) is integrated exactly; None where unknown (a rule built by hand).
     """
 
     velocity: np.ndarray
@@ -27,6 +32,7 @@ class Quadrature:
     mu: np.ndarray
     phi: np.ndarray
     name: str
+    degree: int | None = None
 
     @property
     def dim(self) -> int:
@@ -35,6 +41,11 @@ class Quadrature:
     @property
     def size(self) -> int:
         return self.weights.size
+
+    def describe(self) -> str:
+        """The rule, its size and the polynomial degree it integrates exactly."""
+        exact = "exactness unknown" if self.degree is None else f"exact to degree {self.degree}"
+        return f"{self.name}: {self.size} nodes, {exact}"
 
     def integrate(self, values: np.ndarray) -> np.ndarray:
         """⟨values⟩ along the last axis (values has Q as its last dimension)."""
@@ -46,7 +57,7 @@ def gauss_legendre(order: int) -> Quadrature:
     if order < 1:
         raise ValueError(f"quadrature order must be ≥ 1, got {order}")
     mu, w = np.polynomial.legendre.leggauss(order)
-    return Quadrature(mu[:, None].copy(), w, mu, np.zeros_like(mu), f"gauss_legendre({order})")
+    return Quadrature(mu[:, None].copy(), w, mu, np.zeros_like(mu), f"gauss_legendre({order})", 2 * order - 1)
 
 
 def sphere_product(n_mu: int, n_phi: int) -> Quadrature:
@@ -63,4 +74,4 @@ def sphere_product(n_mu: int, n_phi: int) -> Quadrature:
     w = np.outer(wmu, np.full(n_phi, 2.0 * np.pi / n_phi)).ravel()
     s = np.sqrt(1.0 - mu**2)
     vel = np.stack([s * np.cos(phi), s * np.sin(phi)], axis=1)
-    return Quadrature(vel, w, mu, phi, f"sphere_product({n_mu}x{n_phi})")
+    return Quadrature(vel, w, mu, phi, f"sphere_product({n_mu}x{n_phi})", min(2 * n_mu - 1, n_phi - 1))

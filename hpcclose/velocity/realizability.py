@@ -1,6 +1,8 @@
 """Realizability of moment vectors: is there a positive density with these moments?
 
-Moments are normalised (ω = u/u0) and mapped to monomial moments ū, then tested with the classical
+For a basis that carries a discrete measure (the run's quadrature), and in 2D beyond N = 2, the question is
+asked of that measure: see :mod:`.cone` (this module dispatches). Otherwise, for the continuous measure:
+moments are normalised (ω = u/u0) and mapped to monomial moments ū, then tested with the classical
 conditions: in 1D the truncated Hausdorff moment problem on [−1, 1] (Hankel matrices of ū and of its
 localised sequences must be positive definite, Curto–Fialkow; equivalent to Kershaw's inequalities,
 [B] eq. 79); in 2D M1 ‖ω1‖ < 1, and M2 the covariance conditions Σ − ω1ω1ᵀ ≻ 0 and tr Σ < 1
@@ -58,12 +60,11 @@ def _mats_2d(w: np.ndarray, N: int) -> list[np.ndarray]:
     ux, uy = w[..., 1], w[..., 2]
     if N == 1:
         return [(1.0 - np.hypot(ux, uy))[..., None, None]]
-    if N == 2:
-        sxx, sxy, syy = w[..., 3], w[..., 4], w[..., 5]
-        cov = np.stack([np.stack([sxx - ux * ux, sxy - ux * uy], -1),
-                        np.stack([sxy - ux * uy, syy - uy * uy], -1)], -2)
-        return [cov, (1.0 - sxx - syy)[..., None, None]]
-    raise NotImplementedError(f"2D realizability is implemented for N ≤ 2, not N = {N}")
+    # N = 2 (beyond, :func:`margin` asks the discrete test: there are no closed-form conditions)
+    sxx, sxy, syy = w[..., 3], w[..., 4], w[..., 5]
+    cov = np.stack([np.stack([sxx - ux * ux, sxy - ux * uy], -1),
+                    np.stack([sxy - ux * uy, syy - uy * uy], -1)], -2)
+    return [cov, (1.0 - sxx - syy)[..., None, None]]
 
 
 @njit(cache=True, inline="always")
@@ -116,7 +117,12 @@ def _margin_1d(u: np.ndarray, tinv_t: np.ndarray, N: int, out: np.ndarray) -> No
 
 
 def margin(basis: Basis, u: np.ndarray) -> np.ndarray:
-    """Smallest eigenvalue of the realizability matrices of the normalised moments (−inf if u0 ≤ 0)."""
+    """Smallest eigenvalue of the realizability matrices of the normalised moments (−inf if u0 ≤ 0); the
+    depth in the cone of the measure's nodes where the basis carries one, or is 2D with N > 2."""
+    if basis.measure is not None or (basis.dim == 2 and basis.N > 2):
+        u2 = np.atleast_2d(np.asarray(u, dtype=float)).reshape(-1, basis.n)
+        out = basis.cone.margin(u2)
+        return out.reshape(np.shape(u)[:-1]) if np.ndim(u) > 1 else out.reshape(())
     if basis.dim == 1:
         u2 = np.ascontiguousarray(np.atleast_2d(np.asarray(u, dtype=float)).reshape(-1, basis.n))
         out = np.empty(u2.shape[0])

@@ -361,9 +361,10 @@ def test_unrealizable_2d():
         assert not b2.is_realizable(u2(0.0, 0.0, 0.3, 0.35, 0.3))  # Σ indefinite
 
 
-def test_2d_realizability_beyond_m2_not_implemented():
-    with pytest.raises(NotImplementedError):
-        Basis("monomial", 2, 3).realizability_margin(Basis("monomial", 2, 3).isotropic(1.0))
+def test_2d_realizability_beyond_m2_is_the_discrete_test():
+    """Issue 22: N > 2 in 2D was a NotImplementedError; without a measure it is the default rule's test."""
+    b = Basis("monomial", 2, 3)
+    assert b.realizability_margin(b.isotropic(1.0)) == pytest.approx(1.0, abs=1e-12)
 
 
 # --- exact distance to ∂R for 1D M2 --------------------------------------------------------------------

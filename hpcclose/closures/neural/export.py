@@ -44,7 +44,6 @@ import datetime
 import json
 import logging
 import os
-import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -53,7 +52,7 @@ import numpy as np
 
 from ... import __version__
 from ...errors import InputError
-from ...velocity import Basis, Quadrature, gauss_legendre, make_basis, sphere_product
+from ...velocity import Basis, Quadrature, gauss_legendre, make_basis, rules
 
 log = logging.getLogger(__name__)
 
@@ -148,12 +147,16 @@ class Network:
     def velocity(self) -> tuple[Basis, Quadrature]:
         """The basis and quadrature the network was trained under, rebuilt from the file's attributes."""
         basis = make_basis(self.basis_kind, self.basis_dim, self.basis_N)
-        if self.basis_dim == 1:
+        if self.basis_dim == 1 and not self.quadrature:
             return basis, gauss_legendre(self.quadrature_size)
-        sizes = re.fullmatch(r"sphere_product\((\d+)x(\d+)\)", self.quadrature)
-        if sizes is None:
-            raise InputError(f"network {self.name!r}: unknown training quadrature {self.quadrature!r}")
-        return basis, sphere_product(int(sizes[1]), int(sizes[2]))
+        try:
+            quad = rules.from_name(self.quadrature)
+        except ValueError:
+            raise InputError(f"network {self.name!r}: unknown training quadrature {self.quadrature!r}") from None
+        if quad.dim != self.basis_dim:
+            raise InputError(f"network {self.name!r}: training quadrature {self.quadrature!r} is not "
+                             f"{self.basis_dim}D")
+        return basis, quad
 
     def parameter_count(self) -> int:
         arrays = ([a for L in self.layers for a in (L.Wz, L.Wx, L.b) if a is not None]
@@ -241,7 +244,7 @@ class Network:
                 + f"; it approximates the {self.basis_kind} basis {self.basis_dim}D N={self.basis_N} closure "
                 f"(n={self.n}) and cannot close the {basis.describe()}: train one for this basis "
                 "(hpcclose train) or change velocity.basis / velocity.order")
-        if quad is not None and self.quadrature and self.quadrature != quad.name:
+        if quad is not None and self.quadrature and not rules.same_measure(self.quadrature, quad.name):
             log.warning("%s: trained with the %s quadrature, this run uses %s (the data differ by that "
                         "rule's quadrature error)", where, self.quadrature, quad.name)
 
