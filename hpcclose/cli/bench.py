@@ -14,6 +14,7 @@ from typing import Annotated
 
 from pydantic import Field
 
+from ..bench import commands
 from ..config import GaussPoints
 from ..errors import InputError
 from ..validation import Options, check_options
@@ -123,6 +124,7 @@ def _add_scaling(sub) -> None:
                         "e.g. 'srun --cpu-bind=cores'")
     w.add_argument("--merge", nargs="+", metavar="JSON", help="merge these scaling results (e.g. one per job)")
     w.add_argument("--out", default="bench-out", help="directory for scaling_<kind>.json / .png")
+    commands.add_parsers(sub)  # baseline, kernels
 
     m = sub.add_parser("model", help="performance model: per-cell costs measured here, halo from the "
                        "decomposition, a network; predicts 1 to 16384 ranks")
@@ -148,7 +150,9 @@ def main(args) -> int:
     from ..parallel import mpi
 
     mpi.configure_threads()
-    if args.bench == "closures":
+    if args.bench in ("baseline", "kernels"):
+        commands.run(args)
+    elif args.bench == "closures":
         from ..bench import closures as bc
 
         src = "bench closures"
