@@ -18,7 +18,7 @@ from numba import njit, prange
 _NG = 2  # ghost cells per side
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True)
 def _newton(u, a, m, w, tol, max_iter, G, g, H, d, at):
     """min_α ⟨e^{α·m}⟩ − α·u from the start ``a`` (overwritten); stops at ‖⟨m G⟩ − u‖₂ ≤ tol·u0.
     Returns the iterations taken (−1 if ``max_iter`` ran out or the line search failed)."""
@@ -53,6 +53,8 @@ def _newton(u, a, m, w, tol, max_iter, G, g, H, d, at):
                 s = H[j, k]
                 for p in range(k):
                     s -= H[j, p] * H[k, p]
+                if j == k and not s > 0.0:
+                    return -1  # not positive definite to rounding
                 H[j, k] = np.sqrt(s) if j == k else s / H[k, k]
         for j in range(n):
             s = -g[j]
@@ -86,7 +88,7 @@ def _newton(u, a, m, w, tol, max_iter, G, g, H, d, at):
     return -1
 
 
-@njit(parallel=True, cache=True, fastmath=True)
+@njit(parallel=True, cache=True)
 def _closure(u, alpha, m, w, tol, max_iter):
     """α of every cell, warm-started from ``alpha``; returns the number of cells that did not converge."""
     ncells, n = u.shape
@@ -100,7 +102,7 @@ def _closure(u, alpha, m, w, tol, max_iter):
     return failed
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True)
 def _minmod(a, b, c):
     if a > 0.0 and b > 0.0 and c > 0.0:
         return min(a, min(b, c))
@@ -109,7 +111,7 @@ def _minmod(a, b, c):
     return 0.0
 
 
-@njit(parallel=True, cache=True, fastmath=True)
+@njit(parallel=True, cache=True)
 def _rhs(u, alpha, m, w, mu, dx, order, theta, left, right, periodic, sigma_s, iso, f, du):
     """du = −∂x F + σs (u0 iso − u): ansatz at every node of every cell (ghosts from the walls or
     periodic), then the upwind flux of the reconstructed nodal values through every face."""

@@ -64,6 +64,7 @@ def add_parsers(sub) -> None:
 def _save(path: Path, settings: dict, rows: list[dict], **extra) -> Path:
     from .closures import machine
 
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps({"settings": settings, "machine": machine(), **extra, "rows": rows}, indent=1))
     os.replace(tmp, path)

@@ -25,8 +25,9 @@ from numba import njit
 
 from ..closures import get_closure
 from ..kernels.fastmath import fma
-from ..scheme.boundary import BoundaryCondition
+from ..scheme.boundary import BoundaryCondition, apply_boundaries
 from ..scheme.divergence import FluxDivergence
+from ..scheme.flux import flux_divergence_1d, flux_divergence_2d, nodal_values
 from ..velocity import gauss_legendre, make_basis, sphere_product
 
 EXP_FLOPS = 36  # flops of one exp (see the module docstring)
@@ -107,23 +108,42 @@ def closure_row(dim: int, kind: str, N: int, quadrature, cells: int, repeat: int
             "gflops": flops / seconds / 1e9, "peak_fraction": flops / seconds / 1e9 / peak}
 
 
+def _stored_path(m, quad, conds, walls, spacing, order, dim):
+    """The flux as the step computed it before the fused kernel: nodal values of every owned and ghost
+    cell stored (Q a cell), walls written into them, then the face fluxes (for the before/after)."""
+    def run(alpha, f, out):
+        nodal_values(alpha, m, False, out=f)
+        apply_boundaries(f, conds, walls)
+        if dim == 1:
+            return flux_divergence_1d(f, quad.velocity[:, 0], quad.weights, m, spacing, order, 2.0, out)
+        return flux_divergence_2d(f, quad.velocity[:, 0], quad.velocity[:, 1], quad.weights, m, spacing, spacing,
+                                  order, 2.0, out)
+    return run
+
+
 def flux_row(dim: int, kind: str, N: int, quadrature, cells: int, repeat: int, peak: float, order: int = 2) -> dict:
-    """The fused flux of a block of ``cells`` (1D) or ``cells``² (2D) with floor walls, random α."""
+    """The fused flux of a block of ``cells`` (1D) or ``cells``² (2D) with floor walls, random α; and the
+    stored-array path on the same data (time and bytes of nodal values per cell) for comparison."""
     basis, quad = _setup(dim, kind, N, quadrature)
     m = basis.evaluate(quad)
     shape = (cells,) if dim == 1 else (cells, cells)
     floor = BoundaryCondition.constant(1e-8, quad.size)
-    div = FluxDivergence(m, quad.weights, quad.velocity, (0.01,) * dim, order, 2.0, False, [(floor, floor)] * dim,
-                         [(True, True)] * dim, shape)
+    conds, walls = [(floor, floor)] * dim, [(True, True)] * dim
+    div = FluxDivergence(m, quad.weights, quad.velocity, (0.01,) * dim, order, 2.0, False, conds, walls, shape)
     alpha = np.random.default_rng(1).normal(size=tuple(s + 4 for s in shape) + (basis.n,)) * 0.1
     out = np.empty(shape + (basis.n,))
+    stored, f = _stored_path(m, quad, conds, walls, 0.01, order, dim), np.empty(alpha.shape[:-1] + (quad.size,))
     div(alpha, out)
+    stored(alpha, f, out)
     seconds = _best(lambda: div(alpha, out), repeat)
+    seconds_stored = _best(lambda: stored(alpha, f, out), repeat)
     ncells = int(np.prod(shape))
     flops = flux_flops(basis.n, quad.size, dim, order) * ncells
     return {"kernel": f"flux (order {order})", "dim": dim, "basis": kind, "N": N, "n": basis.n, "Q": quad.size,
             "cells": ncells, "iterations": None, "ns_per_cell": 1e9 * seconds / ncells,
-            "gflops": flops / seconds / 1e9, "peak_fraction": flops / seconds / 1e9 / peak}
+            "gflops": flops / seconds / 1e9, "peak_fraction": flops / seconds / 1e9 / peak,
+            "stored_ns_per_cell": 1e9 * seconds_stored / ncells, "stored_bytes_per_cell": f.nbytes / ncells,
+            "tile_bytes_per_thread": div.tile_bytes}
 
 
 def run(orders_1d, quadrature_1d: int, orders_2d, quadrature_2d, cells_1d: int, cells_2d: int, repeat: int,
@@ -141,6 +161,8 @@ def run(orders_1d, quadrature_1d: int, orders_2d, quadrature_2d, cells_1d: int, 
                     flux_row(dim, kind, N, quad, cells, repeat, peak)):
             rows.append(row)
             it = "" if row["iterations"] is None else f"{row['iterations']:.2f}"
+            stored = (f"   (stored nodal values: {row['stored_ns_per_cell']:.1f} ns/cell, "
+                      f"{row['stored_bytes_per_cell']:.0f} B/cell)" if "stored_ns_per_cell" in row else "")
             log(f"{row['kernel']:<15} {dim:>3} {N:>2} {row['n']:>3} {row['Q']:>4} {it:>5} {row['ns_per_cell']:9.1f} "
-                f"{row['gflops']:8.2f} {100 * row['peak_fraction']:7.1f}%")
+                f"{row['gflops']:8.2f} {100 * row['peak_fraction']:7.1f}%{stored}")
     return peak, rows

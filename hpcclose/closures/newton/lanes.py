@@ -111,10 +111,10 @@ def _lanes_trial(mT, w, nq, at, V, z, Gt, St, phit, At, bad):
             for k in range(L):
                 zq[k] = fma(a3[k], m3, fma(a2[k], m2, fma(a1[k], m1, fma(a0[k], m0, zq[k]))))
             j += 4
-        for j in range(j, n):
-            mjq = mT[j, q]
+        for jr in range(j, n):
+            mjq = mT[jr, q]
             for k in range(L):
-                zq[k] = fma(at[j, k], mjq, zq[k])
+                zq[k] = fma(at[jr, k], mjq, zq[k])
     zf = z.reshape(-1)
     Gf = Gt.reshape(-1)
     anybad = 0
@@ -164,11 +164,11 @@ def _lanes_gradient(wbT, Gs, nq, G, V, y, gm, gn2):
             for k in range(L):
                 yl[k] = fma(w3, g3[k], fma(w2, g2[k], fma(w1, g1[k], fma(w0, g0[k], yl[k]))))
         q += 4
-    for q in range(q, nq):
+    for qr in range(q, nq):
         for l in range(nb):
-            wbl = wbT[l, q]
+            wbl = wbT[l, qr]
             for k in range(L):
-                y[l, k] = fma(wbl, G[q, k], y[l, k])
+                y[l, k] = fma(wbl, G[qr, k], y[l, k])
     for k in range(L):
         gn2[k] = 0.0
     for j in range(n):
