@@ -211,6 +211,13 @@ class Simulation:
         self.guard.check(self, f"restart at t = {self.t:.6g}, step {self.step_count}")
 
     # --- summary ---------------------------------------------------------------------------------------
+    def bytes_per_cell(self) -> float:
+        """Bytes per owned cell of the arrays the step keeps between stages: state, stage array, du, α (owned
+        and extended). O(n): the flux's nodal values exist per tile only (``divergence.tile_bytes`` a thread)."""
+        held = self.u.nbytes + self.du.nbytes + self.integrator.nbytes + self.alpha_ext.nbytes
+        held += 0 if self.alpha is None else self.alpha.nbytes
+        return held / self.decomp.ncells_local
+
     def describe(self) -> str:
         s = self.cfg.scheme
         return (f"{self.problem.describe()} | {self.grid.describe()} | {self.decomp.describe()} | "
