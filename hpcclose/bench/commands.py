@@ -27,7 +27,7 @@ class _Opts(Options):
 
 def _ints(text: str, option: str, source: str) -> list[int]:
     try:
-        return [int(s) for s in text.split(",")]
+        return [int(s) for s in text.split(",") if s.strip()]
     except ValueError:
         raise InputError(f"{source}: {option}: expected whole numbers separated by commas, got {text!r}") from None
 
@@ -51,7 +51,7 @@ def add_parsers(sub) -> None:
     b.add_argument("--out", default="bench-out", help="directory for baseline.json")
 
     k = sub.add_parser("kernels", help="GFLOP/s of the Newton closure and the fused flux against this core's peak")
-    k.add_argument("--orders-1d", default="1,2,3,4,5,6,7", help="1D (Legendre) orders, default 1,…,7")
+    k.add_argument("--orders-1d", default="1,2,3,4,5,6,7", help="1D (Legendre) orders, default 1,…,7 ('': none)")
     k.add_argument("--quadrature-1d", type=int, default=10, help="Gauss–Legendre nodes (default 10)")
     k.add_argument("--orders-2d", default="1,2,3,4,5", help="2D (monomial) orders, default 1,…,5")
     k.add_argument("--quadrature-2d", default="20x20", help="sphere rule μ × φ nodes (default 20x20)")
