@@ -10,11 +10,15 @@ reconstructed to first order (cell value) or second order (minmod(θ)-limited sl
 Arrays are "extended": NG = 2 ghost layers per side, 1D [ix, q] with shape (nx + 4, Q), 2D
 [iy, ix, q] with shape (ny + 4, nx + 4, Q); owned cells are [2:-2]. Corner ghosts are never read.
 
-Why this layout: a face flux needs each node's value on a 4-cell stencil; with the nodes innermost
-and contiguous the per-face work is two vectorisable loops over q (reconstruct + upwind into a
-buffer, then n dot products with the precomputed w·v·m). Threads own contiguous chunks of cells
-(1D) or blocks of rows (2D) and sweep them carrying the previous face's flux along, so every face
-is computed once, except one face per chunk boundary.
+This module is the stored-array path: the nodal values of every owned and ghost cell in one array, then
+the face fluxes. The time step uses the fused, tiled path (:mod:`.divergence`), which forms nodal values
+per tile only and equals this path bit for bit; this one stays as its reference and for callers that
+have nodal values rather than multipliers (the positivity tests). Both call the per-face kernels of
+:mod:`.faces`: a face flux needs each node's value on a 4-cell stencil; with the nodes innermost and
+contiguous the per-face work is two vectorisable loops over q (reconstruct + upwind into a buffer, then
+n dot products with the precomputed w·v·m). Threads own contiguous chunks of cells (1D) or blocks of
+rows (2D) and sweep them carrying the previous face's flux along, so every face is computed once,
+except one face per chunk boundary.
 
 Stability (positivity of the nodal values, hence realizability of the moments, [A] §4.4): see
 :func:`cfl_limit` and :func:`max_stable_dt`.
