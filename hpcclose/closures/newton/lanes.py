@@ -77,6 +77,14 @@ def _lanes_refill(code, cell, state, it, cold, al, at, V, alpha, status, iters, 
     return nactive, nxt
 
 
+@njit(inline="always", **SERIAL)
+def _fma4(acc, r0, r1, r2, r3, c0, c1, c2, c3):
+    """acc[k] += r0[k] c0, then r1[k] c1, r2[k] c2, r3[k] c3, each with one rounding (FMA), over the lanes:
+    four terms of a sum per load and store of acc, in the order one term per pass would add them."""
+    for k in range(acc.shape[0]):
+        acc[k] = fma(r3[k], c3, fma(r2[k], c2, fma(r1[k], c1, fma(r0[k], c0, acc[k]))))
+
+
 @njit(**SERIAL)
 def _lanes_trial(mT, w, nq, at, V, z, Gt, St, phit, At, bad):
     """Evaluate every lane at its trial point: Gt = exp(m·at), φ, Σ w Gt, Σ|at| (φ = inf if bad).
@@ -100,16 +108,7 @@ def _lanes_trial(mT, w, nq, at, V, z, Gt, St, phit, At, bad):
             zq[k] = at[0, k] * m0q
         j = 1
         while j + 4 <= n:
-            a0 = at[j]
-            a1 = at[j + 1]
-            a2 = at[j + 2]
-            a3 = at[j + 3]
-            m0 = mT[j, q]
-            m1 = mT[j + 1, q]
-            m2 = mT[j + 2, q]
-            m3 = mT[j + 3, q]
-            for k in range(L):
-                zq[k] = fma(a3[k], m3, fma(a2[k], m2, fma(a1[k], m1, fma(a0[k], m0, zq[k]))))
+            _fma4(zq, at[j], at[j + 1], at[j + 2], at[j + 3], mT[j, q], mT[j + 1, q], mT[j + 2, q], mT[j + 3, q])
             j += 4
         for jr in range(j, n):
             mjq = mT[jr, q]
@@ -151,18 +150,8 @@ def _lanes_gradient(wbT, Gs, nq, G, V, y, gm, gn2):
             y[l, k] = 0.0
     q = 0
     while q + 4 <= nq:
-        g0 = G[q]
-        g1 = G[q + 1]
-        g2 = G[q + 2]
-        g3 = G[q + 3]
         for l in range(nb):
-            w0 = wbT[l, q]
-            w1 = wbT[l, q + 1]
-            w2 = wbT[l, q + 2]
-            w3 = wbT[l, q + 3]
-            yl = y[l]
-            for k in range(L):
-                yl[k] = fma(w3, g3[k], fma(w2, g2[k], fma(w1, g1[k], fma(w0, g0[k], yl[k]))))
+            _fma4(y[l], G[q], G[q + 1], G[q + 2], G[q + 3], wbT[l, q], wbT[l, q + 1], wbT[l, q + 2], wbT[l, q + 3])
         q += 4
     for qr in range(q, nq):
         for l in range(nb):
