@@ -20,7 +20,7 @@ import numpy as np
 from ..grid import NG
 from . import tiling
 from .boundary import copy_nearest, ghost_slab_shape, per_axis
-from .faces import EXP_BLOCK, flux_weights
+from .faces import flux_weights
 from .fused import OPEN, PRESCRIBED, WALL, _fused_1d, _fused_2d
 
 
@@ -94,19 +94,13 @@ class FluxDivergence:
         if self.dim == 1:
             self.units = tiling.plan_1d(self.shape[0], threads)
             self.wall_faces = (np.zeros(2),)
-            nodal = (min(tiling.run_1d(Q), self.shape[0]) + 2 * NG, Q)
         else:
             self.units = tiling.plan_2d(*self.shape, Q, threads)
             self.wall_faces = (np.zeros((2, self.shape[1])), np.zeros((2, self.shape[0])))  # y-walls, x-walls
-            width = int(max(u[3] - u[2] for units in self.units for u in units))
-            nodal = (4, width + 2 * NG, Q)
         # work rows per thread, made here (Numba's own allocations inside the kernels measured 2.3× slower
         # face loops); a thread works on one unit at a time, so one set per thread of the pool
         pool = numba.config.NUMBA_NUM_THREADS
-        self.workspace = (np.empty((pool, *nodal)), np.empty((pool, max(EXP_BLOCK, Q))), np.empty((pool, Q)),
-                          np.empty((pool, 2, self.n)))
-        if self.dim == 2:
-            self.workspace += (np.empty((pool, 2, width, self.n)),)
+        self.workspace = tuple(np.empty((pool, *s)) for s in tiling.workspace_shapes(self.shape, Q, self.n))
         #: bytes of the work rows of one thread (the nodal tile is most of it)
         self.tile_bytes = sum(a[0].nbytes for a in self.workspace)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..grid import NG
+from .faces import EXP_BLOCK
 
 #: bytes of one 2D unit's ring of nodal rows (4 × (W + 4) × Q doubles): fits the L2 cache of current cores
 TILE_BYTES = 1 << 20
@@ -71,3 +72,14 @@ def plan_1d(nx: int, threads: int) -> tuple[np.ndarray, np.ndarray]:
     first = _cuts(inner[0], inner[1], min(parts, max(1, (inner[1] - inner[0]) // MIN_CELLS_1D)))
     rest = [(0, NG), (nx - NG, nx)] if nx > 2 * NG else [(0, nx)]
     return np.array(first, np.int64).reshape(-1, 2), np.array(rest, np.int64).reshape(-1, 2)
+
+
+def workspace_shapes(shape: tuple[int, ...], Q: int, n: int) -> list[tuple[int, ...]]:
+    """Shapes of one thread's work rows for a block of ``shape`` owned cells: the nodal tile (1D: run + 4
+    rows; 2D: the ring, 4 rows of the widest strip + 4 cells), exp scratch, a face's nodal row, two face
+    fluxes and, in 2D, the y-fluxes of a strip row (bottom and top)."""
+    common = [(max(EXP_BLOCK, Q),), (Q,), (2, n)]
+    if len(shape) == 1:
+        return [(min(run_1d(Q), shape[0]) + 2 * NG, Q), *common]
+    width = min(width_2d(Q), shape[1])
+    return [(4, width + 2 * NG, Q), *common, (2, width, n)]
