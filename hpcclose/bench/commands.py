@@ -3,8 +3,6 @@ registers them from here, so :mod:`hpcclose.cli.bench` only lists the names)."""
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -46,7 +44,8 @@ def add_parsers(sub) -> None:
     b = sub.add_parser("baseline", help="hpcclose per cell-step against a plain Numba M_N solver (1D), N by N")
     b.add_argument("input", help="TOML input file (1D, newton closure, prescribed or periodic walls)")
     b.add_argument("--orders", default="1,2,3,4,5,6,7", help="moment orders N, default 1,…,7")
-    b.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    b.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override an input value (TOML syntax), e.g. --set mesh.cells=100000; repeatable")
     b.add_argument("--repeat", type=int, default=3, help="runs of each; the best is kept")
     b.add_argument("--out", default="bench-out", help="directory for baseline.json")
 
@@ -55,20 +54,18 @@ def add_parsers(sub) -> None:
     k.add_argument("--quadrature-1d", type=int, default=10, help="Gauss–Legendre nodes (default 10)")
     k.add_argument("--orders-2d", default="1,2,3,4,5", help="2D (monomial) orders, default 1,…,5")
     k.add_argument("--quadrature-2d", default="20x20", help="sphere rule μ × φ nodes (default 20x20)")
-    k.add_argument("--cells-1d", type=int, default=20000)
-    k.add_argument("--cells-2d", type=int, default=64, help="a block of this many cells squared")
+    k.add_argument("--cells-1d", type=int, default=20000, help="cells of the 1D batch and block (default 20000)")
+    k.add_argument("--cells-2d", type=int, default=64, help="2D: a block of this many cells squared (default 64)")
     k.add_argument("--repeat", type=int, default=5, help="timings of each; the best is kept")
     k.add_argument("--out", default="bench-out", help="directory for kernels.json")
 
 
-def _save(path: Path, settings: dict, rows: list[dict], **extra) -> Path:
-    from .closures import machine
+def _save(path: Path, settings: dict, rows: list[dict], input_path: str | None = None, overrides=(), **extra) -> Path:
+    from .output import write_json
+    from .provenance import provenance
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps({"settings": settings, "machine": machine(), **extra, "rows": rows}, indent=1))
-    os.replace(tmp, path)
-    return path
+    return write_json(path, {"settings": settings, "provenance": provenance(input_path, overrides), **extra,
+                             "rows": rows})
 
 
 def run(args) -> None:
@@ -81,7 +78,7 @@ def run(args) -> None:
 
         rows = compare(args.input, args.overrides, _ints(args.orders, "--orders", src), args.repeat)
         settings = {"input": args.input, "overrides": args.overrides, "orders": args.orders, "repeat": args.repeat}
-        print(f"wrote {_save(out / 'baseline.json', settings, rows, load=os.getloadavg())}")
+        print(f"wrote {_save(out / 'baseline.json', settings, rows, args.input, args.overrides)}")
         return
     from .kernels import run as run_kernels
 
@@ -90,4 +87,4 @@ def run(args) -> None:
                              _ints(args.orders_2d, "--orders-2d", src), q2, args.cells_1d, args.cells_2d, args.repeat)
     settings = {k: getattr(args, k) for k in ("orders_1d", "quadrature_1d", "orders_2d", "quadrature_2d", "cells_1d",
                                               "cells_2d", "repeat")}
-    print(f"wrote {_save(out / 'kernels.json', settings, rows, peak_gflops=peak, load=os.getloadavg())}")
+    print(f"wrote {_save(out / 'kernels.json', settings, rows, peak_gflops=peak)}")

@@ -80,6 +80,7 @@ def add_arguments(parser) -> None:
     s.add_argument("--json", help="write the rows as JSON here")
 
     _add_scaling(sub)
+    commands.add_parsers(sub)  # baseline, kernels
 
 
 def _at_least(minimum: int | float, kind=int):
@@ -124,7 +125,6 @@ def _add_scaling(sub) -> None:
                         "e.g. 'srun --cpu-bind=cores'")
     w.add_argument("--merge", nargs="+", metavar="JSON", help="merge these scaling results (e.g. one per job)")
     w.add_argument("--out", default="bench-out", help="directory for scaling_<kind>.json / .png")
-    commands.add_parsers(sub)  # baseline, kernels
 
     m = sub.add_parser("model", help="performance model: per-cell costs measured here, halo from the "
                        "decomposition, a network; predicts 1 to 16384 ranks")
