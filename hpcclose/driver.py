@@ -90,4 +90,6 @@ def summary(sim, wall: float, ended: str) -> str:
         f"failed {sum(r.failed for r in hist)}",
         f"mass {mass0:.12g} -> {state.mass:.12g} (rel. change {(state.mass - mass0) / mass0:+.3e})"
         f"{entropy}; min u0 {min([state.min_u0, *(r.min_u0 for r in hist)]):.3e}",
+        f"memory: {sim.bytes_per_cell():.0f} bytes per cell held by the step (rank 0) + flux tiles "
+        f"{sim.divergence.tile_bytes / 1024:.0f} KiB per thread",
     ])

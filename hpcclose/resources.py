@@ -10,8 +10,9 @@ the key to change, a run that
   checkpoints: that is a typo (``cfl = 1e-300``, ``output.every = 1e-9``), never a run anyone waits for.
 
 The estimate counts the arrays a run holds per rank (8-byte floats) for the largest block of the
-decomposition, which rank 0 owns: u, du and the integrator's stage array; α and the nodal values f
-on the owned and ghost cells (f, cells × quadrature nodes, is the big one in 2D); the halo buffers;
+decomposition, which rank 0 owns: u, du and the integrator's stage array; α on the owned and ghost
+cells; the flux's nodal values of one tile per thread (no array of nodal values per cell exists); the
+halo buffers;
 the closure's per-cell work arrays; the source coefficients; the state checks; and what has the size
 of the global grid (cell centres and faces, and the serial writer's gather on rank 0).
 """
@@ -24,11 +25,14 @@ from dataclasses import dataclass
 from math import prod
 from pathlib import Path
 
+import numba
+
 from .config import Config
 from .errors import InputError
 from .grid import NG, Grid
 from .parallel.decomp import block_sizes, choose_dims
 from .scheme import flux as fluxmod
+from .scheme.tiling import workspace_shapes
 from .velocity import Basis, Quadrature
 
 #: More time steps than this is a typo (a run of 10⁹ steps takes days even on a tiny mesh).
@@ -82,7 +86,9 @@ def estimate_memory(cfg: Config, grid: Grid, n: int, nodes: int, dims: tuple[int
     parts = {
         "state u, du, stage": 3 * owned * n,
         "alpha (owned + ghosts)": ext * n,
-        "nodal values f (owned + ghosts)": ext * nodes,
+        # the fused flux's work rows (nodal values of one tile) per thread of Numba's pool, not per cell
+        "flux tiles": numba.config.NUMBA_NUM_THREADS * sum(prod(s) for s in workspace_shapes(tuple(block), nodes,
+                                                                                              n)),
         "halo buffers": 4 * NG * faces * n,
         # α, normalised moments, warm start, log u0 and three int64 counters per cell; the ansatz at
         # every node for the closures (or the reconstruction) that evaluate it

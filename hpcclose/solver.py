@@ -1,10 +1,11 @@
 """The domain-decomposed finite-volume kinetic scheme for moment systems (one object per run).
 
 Per stage on every rank (DESIGN.md): closure on owned cells (warm-started from the last α) → halo
-exchange of α (n numbers a cell) → ansatz at the quadrature nodes on owned + ghost cells → physical
-boundary ghosts set as nodal densities → kinetic upwind flux (1st order or minmod(θ)) → sources.
-Every per-cell operation depends only on the cell's stencil, so results do not depend on the number
-of ranks.
+exchange of α (n numbers a cell) started → fused flux of the interior cells (ansatz at the quadrature
+nodes tile by tile, kinetic upwind flux, 1st order or minmod(θ)) → halo finished → fused flux of the
+frame cells (physical walls as nodal densities, the flux out through them recorded) → sources. No array
+of nodal values per cell exists. Every per-cell operation depends only on the cell's stencil, so results
+do not depend on the number of ranks.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from .parallel.decomp import Decomposition
 from .parallel.halo import HaloExchange
 from .problems import get_problem
 from .scheme import flux as fluxmod
-from .scheme.boundary import apply_boundaries
+from .scheme.divergence import FluxDivergence
 from .scheme.integrators import get_integrator
 from .scheme.sources import Sources
 from .stepping import Observers, StateGuard, StepRecorder
@@ -74,7 +75,6 @@ class Simulation:
             raise InputError(f"{src}: problem: {exc}") from None
         self.u = np.ascontiguousarray(u0)
         self.alpha_ext = d.empty_extended(self.n, fill=0.0)
-        self.f_ext = d.empty_extended(self.quad.size, fill=0.0)
         self.du = np.empty_like(self.u)
         self.halo = HaloExchange(d, self.n)
         self.bcs = self.problem.boundary_conditions(self.quad)
@@ -82,9 +82,15 @@ class Simulation:
         coeff = self.problem.coefficients(centres)
         self.sources = Sources.from_basis(self.basis, self.quad, coeff.sigma_s, coeff.sigma_a, coeff.source)
         self.vel = np.ascontiguousarray(self.quad.velocity)
+        s = cfg.scheme
+        self.divergence = FluxDivergence(self.closure.m, self.closure.w, self.vel, self.grid.spacing, s.order,
+                                         s.theta, self.closure.linear, self.bcs, self.walls, d.local_shape)
+        # zeroth-moment flux out through each wall, (dim, 2): per stage of the current step, and the last
+        # step's Σ_s b_s (the integrator's weights): the block's mass changed by −Δt Σ wall_flux from it
+        self.stage_wall_flux: list[np.ndarray] = []
+        self.wall_flux = np.zeros((self.dim, 2))
 
         # time step: cfl × the realizability-preserving step of the scheme
-        s = cfg.scheme
         self.dt = fluxmod.time_step(s, self.grid.spacing, self.vel, src)
         reconstruct = s.realizability_reconstruction and not self.closure.linear
         self.integrator = get_integrator(s.integrator, self._rhs, self.u, first_stage=self._first_stage,
@@ -148,29 +154,20 @@ class Simulation:
             self.step_stats.entropy = float(self.closure.entropy(u.reshape(-1, self.n), self.alpha).sum())
 
     def _rhs(self, u: np.ndarray, t: float) -> np.ndarray:
-        """du/dt of the moment system at the stage input u: closure, halo, nodal values, flux, sources."""
+        """du/dt of the moment system at the stage input u: closure, halo, fused flux, sources."""
         alpha = self.alpha if self._projected else self._close(u)
         self._projected = False
-        # owned nodal values are computed while the ghost α are in flight (overlap), ghosts after
-        owned, m, linear = self.decomp.owned, self.closure.m, self.closure.linear
+        # the interior cells' flux is computed while the ghost α are in flight (overlap), the frame's after
         with self.timer("halo"):
-            self.alpha_ext[owned] = alpha.reshape(u.shape)
+            self.alpha_ext[self.decomp.owned] = alpha.reshape(u.shape)
             self.halo.start(self.alpha_ext)
         with self.timer("flux"):
-            fluxmod.nodal_values(self.alpha_ext, m, linear, out=self.f_ext, part="owned")
+            self.divergence.interior(self.alpha_ext, self.du)
         with self.timer("halo"):
             self.halo.finish(self.alpha_ext)
         with self.timer("flux"):
-            fluxmod.nodal_values(self.alpha_ext, m, linear, out=self.f_ext, part="ghosts")
-            apply_boundaries(self.f_ext, self.bcs, self.walls)
-            s = self.cfg.scheme
-            if self.dim == 1:
-                fluxmod.flux_divergence_1d(self.f_ext, self.vel[:, 0], self.closure.w, self.closure.m,
-                                           self.grid.spacing[0], s.order, s.theta, self.du)
-            else:
-                dy, dx = self.grid.spacing
-                fluxmod.flux_divergence_2d(self.f_ext, self.vel[:, 0], self.vel[:, 1], self.closure.w,
-                                           self.closure.m, dx, dy, s.order, s.theta, self.du)
+            self.divergence.frame(self.alpha_ext, self.du)
+            self.stage_wall_flux.append(self.divergence.wall_flux())
             self.sources.apply(u, self.du)
         return self.du
 
@@ -184,7 +181,9 @@ class Simulation:
         stops = [self.cfg.scheme.t_final, self.observers.next_time(), t_stop]
         dt = min(self.dt, *(t - self.t for t in stops if t is not None))
         self.step_stats = StepStats(self.step_count, self.t, phase_totals=dict(self.timer.totals))
+        self.stage_wall_flux = []
         self.integrator.step(self.u, self.t, dt)
+        self.wall_flux = sum(b * f for b, f in zip(self.integrator.weights, self.stage_wall_flux, strict=True))
         self.t += dt
         self.step_count += 1
         self.step_stats.wall = time.perf_counter() - self.step_stats.started
@@ -212,6 +211,13 @@ class Simulation:
         self.guard.check(self, f"restart at t = {self.t:.6g}, step {self.step_count}")
 
     # --- summary ---------------------------------------------------------------------------------------
+    def bytes_per_cell(self) -> float:
+        """Bytes per owned cell of the arrays the step keeps between stages: state, stage array, du, α (owned
+        and extended). O(n): the flux's nodal values exist per tile only (``divergence.tile_bytes`` a thread)."""
+        held = self.u.nbytes + self.du.nbytes + self.integrator.nbytes + self.alpha_ext.nbytes
+        held += 0 if self.alpha is None else self.alpha.nbytes
+        return held / self.decomp.ncells_local
+
     def describe(self) -> str:
         s = self.cfg.scheme
         return (f"{self.problem.describe()} | {self.grid.describe()} | {self.decomp.describe()} | "

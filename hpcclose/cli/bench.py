@@ -14,6 +14,7 @@ from typing import Annotated
 
 from pydantic import Field
 
+from ..bench import commands
 from ..config import GaussPoints
 from ..errors import InputError
 from ..validation import Options, check_options
@@ -79,6 +80,7 @@ def add_arguments(parser) -> None:
     s.add_argument("--json", help="write the rows as JSON here")
 
     _add_scaling(sub)
+    commands.add_parsers(sub)  # baseline, kernels
 
 
 def _at_least(minimum: int | float, kind=int):
@@ -148,7 +150,9 @@ def main(args) -> int:
     from ..parallel import mpi
 
     mpi.configure_threads()
-    if args.bench == "closures":
+    if args.bench in ("baseline", "kernels"):
+        commands.run(args)
+    elif args.bench == "closures":
         from ..bench import closures as bc
 
         src = "bench closures"

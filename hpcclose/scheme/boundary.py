@@ -66,8 +66,7 @@ class BoundaryCondition:
                 raise ValueError(f"prescribed boundary values of shape {self.values.shape} do not fit the "
                                  f"ghost slab {ghost.shape} (axis {axis}, side {side})") from None
         else:  # farfield: nearest owned cell, broadcast over both layers
-            near = NG if side == 0 else f_ext.shape[axis] - NG - 1
-            ghost[...] = _slab(f_ext, axis, slice(near, near + 1))
+            copy_nearest(f_ext, axis, side)
 
 
 def _slab(f_ext: np.ndarray, axis: int, sl: slice) -> np.ndarray:
@@ -82,7 +81,20 @@ def _ghost_slab(f_ext: np.ndarray, axis: int, side: int) -> np.ndarray:
     return _slab(f_ext, axis, slice(0, NG) if side == 0 else slice(-NG, None))
 
 
-def _per_axis(obj, nsp: int, what: str) -> list:
+def copy_nearest(a_ext: np.ndarray, axis: int, side: int) -> None:
+    """Both ghost layers on ``side`` of spatial ``axis`` ← the nearest owned cell (the far-field condition;
+    of nodal values here, of the ghost α in the fused flux, whose nodal values are then the same)."""
+    near = NG if side == 0 else a_ext.shape[axis] - NG - 1
+    _ghost_slab(a_ext, axis, side)[...] = _slab(a_ext, axis, slice(near, near + 1))
+
+
+def ghost_slab_shape(shape: tuple[int, ...], axis: int) -> tuple[int, ...]:
+    """Shape of one side's ghost slab of an extended array with owned ``shape`` (trailing node axis not
+    included): NG along ``axis``, the owned extent along the others."""
+    return tuple(NG if a == axis else s for a, s in enumerate(shape))
+
+
+def per_axis(obj, nsp: int, what: str) -> list:
     """Normalise a per-axis spec (sequence by array axis or {"x", "y"} mapping) to a list by axis."""
     if isinstance(obj, Mapping):
         names = ["x"] if nsp == 1 else ["y", "x"]
@@ -107,8 +119,8 @@ def apply_boundaries(f_ext: np.ndarray, conditions, walls) -> np.ndarray:
     walls : same structure, booleans: True where that side is a physical boundary of this rank.
     """
     nsp = f_ext.ndim - 1
-    conds = _per_axis(conditions, nsp, "boundary conditions")
-    wall = _per_axis(walls, nsp, "walls")
+    conds = per_axis(conditions, nsp, "boundary conditions")
+    wall = per_axis(walls, nsp, "walls")
     for axis in range(nsp):
         for side in (0, 1):
             if wall[axis][side]:

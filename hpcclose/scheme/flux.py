@@ -10,11 +10,15 @@ reconstructed to first order (cell value) or second order (minmod(θ)-limited sl
 Arrays are "extended": NG = 2 ghost layers per side, 1D [ix, q] with shape (nx + 4, Q), 2D
 [iy, ix, q] with shape (ny + 4, nx + 4, Q); owned cells are [2:-2]. Corner ghosts are never read.
 
-Why this layout: a face flux needs each node's value on a 4-cell stencil; with the nodes innermost
-and contiguous the per-face work is two vectorisable loops over q (reconstruct + upwind into a
-buffer, then n dot products with the precomputed w·v·m). Threads own contiguous chunks of cells
-(1D) or blocks of rows (2D) and sweep them carrying the previous face's flux along, so every face
-is computed once, except one face per chunk boundary.
+This module is the stored-array path: the nodal values of every owned and ghost cell in one array, then
+the face fluxes. The time step uses the fused, tiled path (:mod:`.divergence`), which forms nodal values
+per tile only and equals this path bit for bit; this one stays as its reference and for callers that
+have nodal values rather than multipliers (the positivity tests). Both call the per-face kernels of
+:mod:`.faces`: a face flux needs each node's value on a 4-cell stencil; with the nodes innermost and
+contiguous the per-face work is two vectorisable loops over q (reconstruct + upwind into a buffer, then
+n dot products with the precomputed w·v·m). Threads own contiguous chunks of cells (1D) or blocks of
+rows (2D) and sweep them carrying the previous face's flux along, so every face is computed once,
+except one face per chunk boundary.
 
 Stability (positivity of the nodal values, hence realizability of the moments, [A] §4.4): see
 :func:`cfl_limit` and :func:`max_stable_dt`.
@@ -28,78 +32,20 @@ import numpy as np
 from numba import njit, prange
 
 from ..grid import NG  # ghost layers per side per axis
-from ..kernels.fastmath import exp_row
+from .faces import EXP_BLOCK, FM, ansatz_run, face_flux, flux_weights
 
 # Work units per kernel call (chunks of cells in 1D, blocks of rows in 2D). Fixed rather than read
 # from numba.get_num_threads() inside the kernel, which would defeat on-disk caching; 32 balances
 # up to 16 threads while recomputing only one face per unit.
 NCHUNK = 32
-_FM = {"contract"}  # allow FMA contraction only: no reassociation, NaN/inf semantics kept
-
-
-# --- reconstruction and face flux (inlined into the kernels) ---------------------------------------
-@njit(inline="always", fastmath=_FM, cache=True)
-def _minmod3(a, b, c):
-    """minmod(a, b, c) without branches: s·max(0, min(s·a, s·b, s·c)) with s = sign(a)."""
-    s = 1.0 if a > 0.0 else -1.0
-    t = min(s * a, min(s * b, s * c))
-    return s * max(t, 0.0)
-
-
-@njit(fastmath={"contract", "reassoc"}, cache=True)
-def _weighted_sums(wvm, buf, F):
-    """F[k] = Σ_q wvm[k, q] buf[q]. Reassociation lets LLVM vectorise the sums (several partial sums
-    instead of one serial chain, ~3× faster at Q = 400); kept out of line so that flag stays here."""
-    for k in range(F.shape[0]):
-        acc = 0.0
-        for q in range(buf.shape[0]):
-            acc += wvm[k, q] * buf[q]
-        F[k] = acc
-
-
-@njit(inline="always", fastmath=_FM, cache=True)
-def _face_flux(fa, fb, fc, fd, pos, wvm, order, theta, buf, F):
-    """Moment flux F (n,) through the face between cells b and c (stencil a | b | c | d, rows (Q,)).
-
-    ``pos[q]``: node q moves towards c (v_q > 0), so its upwind state is b's right face value,
-    b + s_b/2; otherwise c's left face value c − s_c/2. ``wvm`` is (n, Q): w_q v_q m_qk.
-    Both states are computed and one selected: branch-free, so the loop vectorises.
-    """
-    Q = buf.shape[0]
-    if order == 1:
-        for q in range(Q):
-            buf[q] = fb[q] if pos[q] else fc[q]
-    else:
-        for q in range(Q):
-            a = fa[q]
-            b = fb[q]
-            c = fc[q]
-            d = fd[q]
-            left = b + 0.5 * _minmod3(theta * (b - a), 0.5 * (c - a), theta * (c - b))
-            right = c - 0.5 * _minmod3(theta * (c - b), 0.5 * (d - b), theta * (d - c))
-            buf[q] = left if pos[q] else right
-    _weighted_sums(wvm, buf, F)
-
-
-@njit(cache=True)
-def _flux_weights(v, w, m):
-    """(n, Q) w_q v_q m_qk and the upwind side of every node (v_q > 0)."""
-    Q, n = m.shape
-    wvm = np.empty((n, Q))
-    pos = np.empty(Q, np.bool_)
-    for q in range(Q):
-        pos[q] = v[q] > 0.0
-        for k in range(n):
-            wvm[k, q] = w[q] * v[q] * m[q, k]
-    return wvm, pos
 
 
 # --- flux divergence --------------------------------------------------------------------------------
-@njit(parallel=True, fastmath=_FM, cache=True)
+@njit(parallel=True, fastmath=FM, cache=True)
 def _flux_divergence_1d(f_ext, v, w, m, dx, order, theta, out):
     nx, n = out.shape
     Q = f_ext.shape[1]
-    wvm, pos = _flux_weights(v, w, m)
+    wvm, pos = flux_weights(v, w, m)
     inv = 1.0 / dx
     nchunk = min(nx, max(NCHUNK, nx // 4096))
     for c in prange(nchunk):
@@ -109,9 +55,9 @@ def _flux_divergence_1d(f_ext, v, w, m, dx, order, theta, out):
         Fl = np.empty(n)
         Fr = np.empty(n)
         # owned cell i is extended row i + 2; its left face lies between rows i + 1 and i + 2
-        _face_flux(f_ext[lo], f_ext[lo + 1], f_ext[lo + 2], f_ext[lo + 3], pos, wvm, order, theta, buf, Fl)
+        face_flux(f_ext[lo], f_ext[lo + 1], f_ext[lo + 2], f_ext[lo + 3], pos, wvm, order, theta, buf, Fl)
         for i in range(lo, hi):
-            _face_flux(f_ext[i + 1], f_ext[i + 2], f_ext[i + 3], f_ext[i + 4], pos, wvm, order, theta,
+            face_flux(f_ext[i + 1], f_ext[i + 2], f_ext[i + 3], f_ext[i + 4], pos, wvm, order, theta,
                        buf, Fr)
             for k in range(n):
                 out[i, k] = (Fl[k] - Fr[k]) * inv
@@ -119,12 +65,12 @@ def _flux_divergence_1d(f_ext, v, w, m, dx, order, theta, out):
     return out
 
 
-@njit(parallel=True, fastmath=_FM, cache=True)
+@njit(parallel=True, fastmath=FM, cache=True)
 def _flux_divergence_2d(f_ext, vx, vy, w, m, dx, dy, order, theta, out):
     ny, nx, n = out.shape
     Q = f_ext.shape[2]
-    wx, px = _flux_weights(vx, w, m)
-    wy, py = _flux_weights(vy, w, m)
+    wx, px = flux_weights(vx, w, m)
+    wy, py = flux_weights(vy, w, m)
     idx = 1.0 / dx
     idy = 1.0 / dy
     nblk = min(ny, NCHUNK)
@@ -138,22 +84,22 @@ def _flux_divergence_2d(f_ext, vx, vy, w, m, dx, dy, order, theta, out):
         Fyt = np.empty((nx, n))  # ... and through its top faces
         for i in range(nx):
             c = i + NG
-            _face_flux(f_ext[ylo, c], f_ext[ylo + 1, c], f_ext[ylo + 2, c], f_ext[ylo + 3, c],
+            face_flux(f_ext[ylo, c], f_ext[ylo + 1, c], f_ext[ylo + 2, c], f_ext[ylo + 3, c],
                        py, wy, order, theta, buf, Fyb[i])
         for j in range(ylo, yhi):
             r = j + NG
             row = f_ext[r]
             # x-sweep along the row, carrying the left face's flux
-            _face_flux(row[0], row[1], row[2], row[3], px, wx, order, theta, buf, Fl)
+            face_flux(row[0], row[1], row[2], row[3], px, wx, order, theta, buf, Fl)
             for i in range(nx):
-                _face_flux(row[i + 1], row[i + 2], row[i + 3], row[i + 4], px, wx, order, theta, buf, Fr)
+                face_flux(row[i + 1], row[i + 2], row[i + 3], row[i + 4], px, wx, order, theta, buf, Fr)
                 for k in range(n):
                     out[j, i, k] = (Fl[k] - Fr[k]) * idx
                 Fl, Fr = Fr, Fl
             # y-direction: top faces of row j (bottom faces of row j + 1)
             for i in range(nx):
                 c = i + NG
-                _face_flux(f_ext[r - 1, c], f_ext[r, c], f_ext[r + 1, c], f_ext[r + 2, c],
+                face_flux(f_ext[r - 1, c], f_ext[r, c], f_ext[r + 1, c], f_ext[r + 2, c],
                            py, wy, order, theta, buf, Fyt[i])
                 for k in range(n):
                     out[j, i, k] += (Fyb[i, k] - Fyt[i, k]) * idy
@@ -221,78 +167,46 @@ def flux_divergence_2d(f_ext: np.ndarray, vx: np.ndarray, vy: np.ndarray, w: np.
                                float(dy), int(order), float(theta), out)
 
 
-# --- ansatz at the nodes ----------------------------------------------------------------------------
-# exp is the cost of the ansatz (Q per cell: 10⁸ per stage for 512² cells × 400 nodes). libm's scalar
-# exp does not vectorise, so rows are exponentiated in place by the vectorised full-range exp of
-# hpcclose.kernels.fastmath (Tang's method, ≈ 2 ulp; x > 709 gives inf, x < −708 gives 0, NaN stays NaN).
-_EXP_BLOCK = 2048  # values exponentiated per call: long vector loops even for Q = 10, still in L1/L2
-
-
-@njit(inline="always", fastmath=_FM, cache=True)
-def _ansatz_run(alpha, mT, linear, out, c0, c1, scratch):
-    """out[c] = α_c·m (linear) or exp(α_c·m) for cells c0 ≤ c < c1 of C-contiguous (ncells, ·) arrays.
-
-    The linear part runs per cell over contiguous q; exp runs on blocks of whole cells flattened
-    (contiguous in ``out``), so its loops stay long when Q is small.
-    """
-    n, Q = mT.shape
-    step = max(1, _EXP_BLOCK // Q)
-    for b0 in range(c0, c1, step):
-        b1 = min(b0 + step, c1)
-        for c in range(b0, b1):
-            dst = out[c]
-            a0 = alpha[c, 0]
-            for q in range(Q):
-                dst[q] = a0 * mT[0, q]
-            for k in range(1, n):
-                ak = alpha[c, k]
-                for q in range(Q):
-                    dst[q] += ak * mT[k, q]
-        if not linear:
-            L = (b1 - b0) * Q
-            exp_row(out[b0:b1].reshape(L), scratch[:L])
-
-
 #: which cells ``nodal_values`` fills: everything, the owned cells only, or the ghosts only (the
 #: latter two let the owned cells be evaluated while the halo exchange is in flight)
 PARTS = {"all": 0, "owned": 1, "ghosts": 2}
 
 
-@njit(parallel=True, fastmath=_FM, cache=True)
+@njit(parallel=True, fastmath=FM, cache=True)
 def _nodal_values_1d(alpha_ext, mT, linear, out, part):
     nr = alpha_ext.shape[0]
     if part == 2:  # the two ghost layers on each side
-        scratch = np.empty(max(_EXP_BLOCK, mT.shape[1]))
-        _ansatz_run(alpha_ext, mT, linear, out, 0, NG, scratch)
-        _ansatz_run(alpha_ext, mT, linear, out, nr - NG, nr, scratch)
+        scratch = np.empty(max(EXP_BLOCK, mT.shape[1]))
+        ansatz_run(alpha_ext, mT, linear, out, 0, NG, scratch)
+        ansatz_run(alpha_ext, mT, linear, out, nr - NG, nr, scratch)
         return out
     lo, hi = (NG, nr - NG) if part == 1 else (0, nr)
     nchunk = min(hi - lo, NCHUNK)
     for c in prange(nchunk):
-        scratch = np.empty(max(_EXP_BLOCK, mT.shape[1]))
-        _ansatz_run(alpha_ext, mT, linear, out, lo + c * (hi - lo) // nchunk, lo + (c + 1) * (hi - lo) // nchunk,
+        scratch = np.empty(max(EXP_BLOCK, mT.shape[1]))
+        ansatz_run(alpha_ext, mT, linear, out, lo + c * (hi - lo) // nchunk, lo + (c + 1) * (hi - lo) // nchunk,
                     scratch)
     return out
 
 
-@njit(parallel=True, fastmath=_FM, cache=True)
+@njit(parallel=True, fastmath=FM, cache=True)
 def _nodal_values_2d(alpha_ext, mT, linear, out, part):
     nyx, nxx = alpha_ext.shape[0], alpha_ext.shape[1]
     for r in prange(nyx):
-        scratch = np.empty(max(_EXP_BLOCK, mT.shape[1]))
+        scratch = np.empty(max(EXP_BLOCK, mT.shape[1]))
         ghost_row = r < NG or r >= nyx - NG
         if ghost_row:
             if part != 1:  # ghost rows hold ghosts only; their corner cells are never read
                 out[r, :NG, :] = 0.0
                 out[r, nxx - NG:, :] = 0.0
-                _ansatz_run(alpha_ext[r], mT, linear, out[r], NG, nxx - NG, scratch)
+                ansatz_run(alpha_ext[r], mT, linear, out[r], NG, nxx - NG, scratch)
         elif part == 0:
-            _ansatz_run(alpha_ext[r], mT, linear, out[r], 0, nxx, scratch)
+            ansatz_run(alpha_ext[r], mT, linear, out[r], 0, nxx, scratch)
         elif part == 1:
-            _ansatz_run(alpha_ext[r], mT, linear, out[r], NG, nxx - NG, scratch)
+            ansatz_run(alpha_ext[r], mT, linear, out[r], NG, nxx - NG, scratch)
         else:  # the x-ghost cells of an owned row
-            _ansatz_run(alpha_ext[r], mT, linear, out[r], 0, NG, scratch)
-            _ansatz_run(alpha_ext[r], mT, linear, out[r], nxx - NG, nxx, scratch)
+            ansatz_run(alpha_ext[r], mT, linear, out[r], 0, NG, scratch)
+            ansatz_run(alpha_ext[r], mT, linear, out[r], nxx - NG, nxx, scratch)
     return out
 
 

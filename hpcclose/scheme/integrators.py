@@ -50,6 +50,8 @@ class Integrator:
     name: ClassVar[str] = ""
     order: ClassVar[int] = 0
     stages: ClassVar[int] = 0
+    #: b_s of the step written as u + Δt Σ_s b_s L(u_s): how a per-stage rate (a wall flux) adds up per step
+    weights: ClassVar[tuple[float, ...]] = ()
     registry: ClassVar[Registry] = Registry("time integrator", "scheme.integrator")
 
     def __init_subclass__(cls, **kwargs):
@@ -62,6 +64,11 @@ class Integrator:
         self.project = project
         self.first_stage = first_stage
         self._v = np.empty(np.shape(like), dtype=np.float64)  # the one stage array all schemes need
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the stage array the integrator holds."""
+        return self._v.nbytes
 
     def _L(self, u: np.ndarray, t: float) -> np.ndarray:
         if self.project is not None:
@@ -93,6 +100,7 @@ class ForwardEuler(Integrator):
     """u ← u + Δt L(u, t)."""
 
     name, order, stages = "euler", 1, 1
+    weights = (1.0,)
 
     def _step(self, u, uf, vf, t, dt):
         du = self._L0(u, t)
@@ -103,6 +111,7 @@ class SSPRK2(Integrator):
     """Heun / SSP-RK2: v = u + Δt L(u); u ← ½ u + ½ v + ½ Δt L(v)."""
 
     name, order, stages = "ssprk2", 2, 2
+    weights = (0.5, 0.5)
 
     def _step(self, u, uf, vf, t, dt):
         du = self._L0(u, t)
@@ -115,6 +124,7 @@ class SSPRK3(Integrator):
     """Shu–Osher SSP-RK3: v = u + Δt L(u); v ← ¾u + ¼v + ¼Δt L(v); u ← ⅓u + ⅔v + ⅔Δt L(v)."""
 
     name, order, stages = "ssprk3", 3, 3
+    weights = (1.0 / 6.0, 1.0 / 6.0, 2.0 / 3.0)
 
     def _step(self, u, uf, vf, t, dt):
         du = self._L0(u, t)

@@ -36,8 +36,8 @@ def test_the_tightest_rank_decides_for_all(monkeypatch):
     last = MPI.COMM_WORLD.Get_rank() == MPI.COMM_WORLD.Get_size() - 1
     monkeypatch.setattr(resources, "memory_available",
                         lambda ranks: resources.Available(2**20, "tight for a test") if last else real(ranks))
-    # the full sphere's 64 nodes (the hemisphere default halves them, and the need would fit 1 MiB on 3 ranks)
-    message = _message_on_every_rank(["mesh.cells=[64, 64]", "velocity.quadrature=[8, 8]",
+    # 256² cells: since the flux stores no nodal values per cell, 64² cells × 64 nodes fit in 1 MiB a rank
+    message = _message_on_every_rank(["mesh.cells=[256, 256]", "velocity.quadrature=[8, 8]",
                                       "velocity.hemisphere=false"])
     assert "1.0 MiB available per rank (tight for a test)" in message
 

@@ -38,10 +38,10 @@ FAULT = textwrap.dedent('''
 
     import hpcclose.io.run_dir as run_dir
     import hpcclose.parallel.halo as halo
-    import hpcclose.scheme.flux as flux
+    import hpcclose.scheme.divergence as divergence
     import hpcclose.solver as solver
     where = {"closure": (solver.Simulation, "_close"), "halo": (halo.HaloExchange, "finish"),
-             "flux": (flux, "flux_divergence_1d"), "output": (run_dir.RunDirectory, "write_output"),
+             "flux": (divergence.FluxDivergence, "frame"), "output": (run_dir.RunDirectory, "write_output"),
              "checkpoint": (run_dir, "write_checkpoint")}[phase]
     setattr(*where, failing(getattr(*where)))
     from hpcclose.__main__ import main

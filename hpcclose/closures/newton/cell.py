@@ -100,7 +100,7 @@ def newton_cell(data, ws, v, alpha, tol, max_iter, acb_switch):
 
     Parameters
     ----------
-    data : the tuple from :func:`kernel_data` (mT, w, wbT, C, Cg, phi_floor, mmax).
+    data : the tuple from :func:`kernel_data` (mT, w, wbT, C, Cg, phi_floor, mmax, …).
     ws : the tuple from :func:`make_workspace`.
     v : (n,) moments with v0 = 1; alpha : (n,) initial multipliers, overwritten with the last accepted
         iterate (always finite).
@@ -111,7 +111,7 @@ def newton_cell(data, ws, v, alpha, tol, max_iter, acb_switch):
     -------
     (status, iterations): status CONVERGED (0) or a failure code (see ``STATUS_NAMES``).
     """
-    mT, w, wbT, C, Cg, phi_floor, mmax = data
+    mT, w, wbT, C, Cg, phi_floor, mmax = data[:7]
     Z, P, V, y, M = ws
     n, Qp = mT.shape
     nb = wbT.shape[0]

@@ -29,6 +29,7 @@ from ...velocity import Basis, Quadrature
 from ..base import Closure, ClosureOptions, ClosureStats
 from .batch import newton_batch
 from .data import kernel_data
+from .normalise import count_unclosable, normalise
 
 log = logging.getLogger(__name__)
 
@@ -100,19 +101,21 @@ class NewtonClosure(Closure):
     # --- the batched call -------------------------------------------------------------------------
     def multipliers(self, u: np.ndarray, alpha0: np.ndarray | None = None) -> tuple[np.ndarray, ClosureStats]:
         """α (ncells, n) with ⟨m e^{α·m}⟩ = u to ``tol``·u0 (or of the regularised moments, see stats)."""
-        u2, shape = self.as_cells(u, "newton closure", positive=True)
+        u2, shape = self.as_cells(u, "newton closure")
+        u2 = np.ascontiguousarray(u2)
+        if count_unclosable(u2):  # the base class's check names the offending cells
+            self.as_cells(u, "newton closure", positive=True)
         if self.check:
             self.check_realizable(u2, where="newton closure input")
-        u0 = u2[:, 0]
-        omega = np.ascontiguousarray(u2 / u0[:, None])
-        logu0 = np.log(u0)
-        if alpha0 is not None:
-            if np.shape(alpha0) != shape:
-                raise ValueError(f"newton closure: alpha0 has shape {np.shape(alpha0)}, moments {shape}")
-            a = np.array(alpha0, dtype=float).reshape(u2.shape)  # a copy: the caller's array is not touched
-            a[:, 0] -= logu0
-        else:
-            a = None
+        logu0 = np.log(u2[:, 0])
+        warm = alpha0 is not None
+        if warm and np.shape(alpha0) != shape:
+            raise ValueError(f"newton closure: alpha0 has shape {np.shape(alpha0)}, moments {shape}")
+        # ω = u/u0 and the normalised warm start α0 − log u0, in new arrays: the caller's are not touched
+        omega = np.empty_like(u2)
+        a = np.empty_like(u2) if warm else None
+        normalise(u2, logu0, np.ascontiguousarray(alpha0, dtype=float).reshape(u2.shape) if warm else u2, warm,
+                  omega, omega if a is None else a)
         alpha, stats = self.solve_normalised(omega, a, moments=u2)
         alpha[:, 0] += logu0
         return alpha.reshape(shape), stats

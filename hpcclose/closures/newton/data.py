@@ -60,13 +60,26 @@ def _product_tensor(basis: Basis, m: np.ndarray, quad: Quadrature):
     return bvals, C, Cg
 
 
+def _sparse_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CSR form (row starts, column indices, values) of the non-zeros of ``rows`` (r, nb), columns in
+    increasing order: the fast path sums exactly the non-zero terms, in the order the dense loop would."""
+    starts = np.zeros(rows.shape[0] + 1, np.int64)
+    starts[1:] = np.cumsum((rows != 0.0).sum(axis=1))
+    cols = np.nonzero(rows)[1].astype(np.int64)
+    return starts, cols, np.ascontiguousarray(rows[rows != 0.0])
+
+
 def kernel_data(basis: Basis, quad: Quadrature) -> tuple:
-    """The tuple (mT, w, wbT, C, Cg, phi_floor, mmax) the kernels take.
+    """The tuple (mT, w, wbT, C, Cg, phi_floor, mmax, *Hs, *Gs) the kernels take (flat: a parallel
+    kernel cannot take nested tuples).
 
     mT (n, Qp): basis values, transposed and zero-padded to Qp = multiple of ``PAD`` nodes; w (Qp,):
     weights (zero on padding); wbT (nb, Qp): weights × product basis; C (n, n, nb), Cg (n, nb): see
     :func:`_product_tensor`; phi_floor: lower bound of φ for realizable normalised moments (−inf if
-    m0 ≢ 1); mmax: max |m| (scales the rounding level of φ).
+    m0 ≢ 1); mmax: max |m| (scales the rounding level of φ); Hs, Gs: the non-zeros of C's lower triangle
+    (rows (j, p ≤ j) in that order) and of Cg, each as the three arrays of :func:`_sparse_rows`. For a monomial
+    basis every Hessian entry has one term, y_{j+p} (a Hankel matrix in 1D): n(n + 1)/2 products instead
+    of n(n + 1)/2 · nb.
     """
     m = np.asarray(basis.evaluate(quad), dtype=float)
     Q, n = m.shape
@@ -82,6 +95,7 @@ def kernel_data(basis: Basis, quad: Quadrature) -> tuple:
         phi_floor = 1.0 + float(np.log(quad.weights.min())) - 1e-6
     else:
         phi_floor = -np.inf
+    lower = np.array([C[j, p] for j in range(n) for p in range(j + 1)]).reshape(-1, C.shape[2])
     return (np.ascontiguousarray(mT), w, np.ascontiguousarray(wbT), np.ascontiguousarray(C),
-            np.ascontiguousarray(Cg), phi_floor, float(np.abs(m).max()))
+            np.ascontiguousarray(Cg), phi_floor, float(np.abs(m).max()), *_sparse_rows(lower), *_sparse_rows(Cg))
 
