@@ -83,3 +83,29 @@ def test_what_each_case_moves(runs):
     # checkerboard: the source adds mass
     assert total(board, "sources") > 0
     assert np.isfinite([total(board, k) for k in BALANCE]).all()
+
+
+def test_history_plot_shows_the_balance(runs):
+    """The histories plot's mass panel: the mass, what left (cumulative to each step's start) and the
+    conservation error in its title; old files without the balance columns get the relative change."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from hpcclose.plot.histories import _mass_panel
+
+    cols = runs["plane"].history.columns()
+    t = np.asarray(cols["t"])
+    fig, ax = plt.subplots()
+    _mass_panel(ax, t, cols)
+    mass, out = (line.get_ydata() for line in ax.get_lines()[:2])
+    np.testing.assert_allclose(mass + out, mass[0], rtol=0, atol=1e-13)  # the plane source: no sources
+    error = float(re.search(r"error ≤ (\S+) of", ax.get_title()).group(1))
+    assert error < 1e-13
+    old = {k: v for k, v in cols.items() if k not in BALANCE}
+    fig2, ax2 = plt.subplots()
+    _mass_panel(ax2, t, old)
+    assert ax2.get_title() == "relative mass change"
+    plt.close(fig)
+    plt.close(fig2)
