@@ -85,10 +85,13 @@ class Simulation:
         s = cfg.scheme
         self.divergence = FluxDivergence(self.closure.m, self.closure.w, self.vel, self.grid.spacing, s.order,
                                          s.theta, self.closure.linear, self.bcs, self.walls, d.local_shape)
-        # zeroth-moment flux out through each wall, (dim, 2): per stage of the current step, and the last
-        # step's Σ_s b_s (the integrator's weights): the block's mass changed by −Δt Σ wall_flux from it
+        # zeroth-moment flux out through each wall, (dim, 2), and the sources' mass rate: per stage of the
+        # current step, and the last step's Σ_s b_s (the integrator's weights): the block's mass changed by
+        # Δt (source_rate − Σ wall_flux) in that step, up to what the realizability reconstruction moved
         self.stage_wall_flux: list[np.ndarray] = []
+        self.stage_source_rate: list[float] = []
         self.wall_flux = np.zeros((self.dim, 2))
+        self.source_rate = 0.0
 
         # time step: cfl × the realizability-preserving step of the scheme
         self.dt = fluxmod.time_step(s, self.grid.spacing, self.vel, src)
@@ -169,6 +172,7 @@ class Simulation:
             self.divergence.frame(self.alpha_ext, self.du)
             self.stage_wall_flux.append(self.divergence.wall_flux())
             self.sources.apply(u, self.du)
+            self.stage_source_rate.append(self.sources.mass_rate(u) * self.grid.cell_volume)
         return self.du
 
     # --- stepping ------------------------------------------------------------------------------------
@@ -181,9 +185,11 @@ class Simulation:
         stops = [self.cfg.scheme.t_final, self.observers.next_time(), t_stop]
         dt = min(self.dt, *(t - self.t for t in stops if t is not None))
         self.step_stats = StepStats(self.step_count, self.t, phase_totals=dict(self.timer.totals))
-        self.stage_wall_flux = []
+        self.stage_wall_flux, self.stage_source_rate = [], []
         self.integrator.step(self.u, self.t, dt)
-        self.wall_flux = sum(b * f for b, f in zip(self.integrator.weights, self.stage_wall_flux, strict=True))
+        weights = self.integrator.weights
+        self.wall_flux = sum(b * f for b, f in zip(weights, self.stage_wall_flux, strict=True))
+        self.source_rate = sum(b * r for b, r in zip(weights, self.stage_source_rate, strict=True))
         self.t += dt
         self.step_count += 1
         self.step_stats.wall = time.perf_counter() - self.step_stats.started

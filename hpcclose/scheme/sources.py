@@ -81,6 +81,17 @@ class Sources:
         """Sources consistent with the closure's basis and quadrature."""
         return cls(basis.isotropic(1.0, quad), sigma_s, sigma_a, source, measure=float(quad.weights.sum()))
 
+    def mass_rate(self, u: np.ndarray) -> float:
+        """Σ over the cells of d(u0)/dt from these sources at the moments u (per unit cell volume): what
+        scattering (0 up to rounding), absorption and the source add to the mass, for the run's balance."""
+        if not self.active:
+            return 0.0
+        n = self.iso.size
+        u0 = np.asarray(u).reshape(-1, n)[:, 0]
+        ss, sa, src = self._per_cell(u0.size)
+        # the zeroth component of _apply's update
+        return float(np.sum((ss * u0 + src * self.measure) * self.iso[0] - (ss + sa) * u0))
+
     def apply(self, u: np.ndarray, du: np.ndarray) -> np.ndarray:
         """du += S(u) for owned-cell moments u of shape (nx, n) or (ny, nx, n); returns du."""
         if not self.active:
