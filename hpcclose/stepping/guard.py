@@ -69,8 +69,9 @@ class StateGuard(Observer):
     # --- the state check ----------------------------------------------------------------------------
     def _contribute_state(self, sim, red: FusedReduction) -> None:
         u2 = sim.u.reshape(-1, sim.n)
+        # the closure's α of the last stage (a state near this one) starts the certificates: verdicts as without
         margin = (np.where(np.isfinite(u2[:, 0]), np.inf, np.nan) if sim.closure.linear
-                  else sim.basis.realizability_margin(u2))
+                  else sim.basis.realizability_margin(u2, sim.alpha))
         bad = ~(margin > 0.0) | ~np.all(np.isfinite(u2), axis=1)
         self._bad_cells = np.flatnonzero(bad)
         self._slots = (red.sum(u2[:, 0].sum() * sim.grid.cell_volume), red.min(u2[:, 0].min()),
