@@ -49,10 +49,10 @@ def padded(nodes: np.ndarray, wn: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
 
 @njit(**SERIAL)
 def _workspace(n, Qp):
-    """(p, z, e, corr, scratch) over the nodes; (a, d, r, trial) over the basis; the n × n matrix h and the
-    weighted node vectors e qᵀ (n, Qp)."""
+    """(p, z, e, corr, scratch) over the nodes; (a, d, r, trial) over the basis; the n × n matrix h, the
+    weighted node vectors e qᵀ (n, Qp) and the cell's ω' (n,)."""
     return (np.empty(Qp), np.empty(Qp), np.empty(Qp), np.empty(Qp), np.empty(Qp),
-            np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty((n, n)), np.empty((n, Qp)))
+            np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty((n, n)), np.empty((n, Qp)), np.empty(n))
 
 
 @njit(**SERIAL)
@@ -241,11 +241,15 @@ def _normalised(u, to_orth_t, omega):
             return np.nan
     if not u0 > 0.0:
         return -np.inf
+    # row by row of the matrix: the inner loop runs along a row without a reduction (vectorised), and
+    # every ω'_j still sums its terms in the order l = 0, 1, …
+    omega[:] = 0.0
+    for l in range(n):
+        ul = u[l]
+        for j in range(n):
+            omega[j] += ul * to_orth_t[l, j]
     for j in range(n):
-        s = 0.0
-        for l in range(n):
-            s += u[l] * to_orth_t[l, j]
-        omega[j] = s / u0
+        omega[j] /= u0
         if not np.isfinite(omega[j]):  # moments too large to normalise
             return np.nan
     return 0.0
@@ -253,33 +257,34 @@ def _normalised(u, to_orth_t, omega):
 
 @njit(**PARALLEL)
 def decide(u, alpha, from_basis, log_weight, to_orth_t, nodes_t, nodes, wn, Q, tests, sizes, reach, steps,
-           reject_below, out, omega):
-    """Per cell: ω' into ``omega``; the depth bound into ``out`` (+inf: undecided, for the exact test).
+           reject_below, out):
+    """Per cell, the depth bound into ``out`` (+inf: undecided, for the exact test).
     ``alpha``: the closure's multipliers per cell, or an empty (0, n) array (no warm start);
     ``from_basis`` R (a = Rα); ``log_weight`` log Σw; nodes and weights padded (:func:`padded`), Q real."""
     ncells, n = u.shape
     warm = alpha.shape[0] == ncells
     for c in prange((ncells + _CHUNK - 1) // _CHUNK):
         ws = _workspace(n, nodes_t.shape[1])
+        omega = ws[11]
         for i in range(c * _CHUNK, min(ncells, (c + 1) * _CHUNK)):
-            flag = _normalised(u[i], to_orth_t, omega[i])
+            flag = _normalised(u[i], to_orth_t, omega)
             if flag != 0.0:
                 out[i] = flag
                 continue
             spread = 0.0
             for j in range(1, n):
-                spread += omega[i, j] * omega[i, j]
+                spread += omega[j] * omega[j]
             lo = 1.0 - reach * np.sqrt(spread)
             if lo > 0.0:  # nearly isotropic: the P_N density is positive at every node
                 out[i] = lo
                 continue
             if warm:
-                lo = _warm(omega[i], alpha[i], from_basis, log_weight - np.log(u[i, 0]), nodes_t, nodes, wn,
+                lo = _warm(omega, alpha[i], from_basis, log_weight - np.log(u[i, 0]), nodes_t, nodes, wn,
                            Q, ws)
             if not lo > 0.0:
-                lo = _certify(omega[i], nodes_t, nodes, wn, Q, steps, ws)
+                lo = _certify(omega, nodes_t, nodes, wn, Q, steps, ws)
             if lo > 0.0:
                 out[i] = lo
                 continue
-            hi = _upper_bound(omega[i], tests, sizes)
+            hi = _upper_bound(omega, tests, sizes)
             out[i] = hi if hi < reject_below else np.inf

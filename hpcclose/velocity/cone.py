@@ -94,15 +94,14 @@ class Cone:
         certificate search starts first (:mod:`.certificate`); any α gives the same verdicts."""
         u2 = np.ascontiguousarray(u, dtype=float)
         out = np.empty(u2.shape[0])
-        omega = np.empty_like(u2)
         warm = np.zeros((0, u2.shape[1])) if alpha is None else np.ascontiguousarray(alpha, dtype=float)
         if warm.shape[0] and warm.shape != u2.shape:
             raise ValueError(f"cone margin: alpha has shape {warm.shape}, the moments {u2.shape}")
         certificate.decide(u2, warm, self.from_basis, self.log_weight, np.ascontiguousarray(self.to_orth.T),
                            *self.padded, self.nodes.shape[0], self.tests, self.test_sizes, self.reach,
-                           CERTIFY_STEPS, REJECT_BELOW, out, omega)
+                           CERTIFY_STEPS, REJECT_BELOW, out)
         for i in np.flatnonzero(np.isinf(out) & (out > 0)):  # undecided: the exact test
-            out[i] = lp.depth(self.nodes, omega[i])
+            out[i] = lp.depth(self.nodes, self.to_orth @ u2[i] / u2[i, 0])
         return out
 
 
