@@ -9,15 +9,18 @@ the share of isotropic density the state holds (1 for the isotropic state, 0 on 
 outside). Everything is computed in coordinates orthonormal under the rule (ω' = S u/u0, node vectors
 q(v) with Σ_q ŵ_q q qᵀ = I, ŵ = w/Σw, q_0 ≡ 1), where the tests are well conditioned at any N.
 
-Per cell, in one Numba pass (cheap, decides almost every cell of a run):
+Per cell, in one Numba pass (:mod:`.certificate`; cheap, decides almost every cell of a run):
 
 1. **A certificate of realizability** (a lower bound on t*): densities ĝ = ŵ exp(a·q) ⊙ (1 + d·q) have
-   exactly the moments ω' when d = H⁻¹(ω' − ⟨q e^{a·q}⟩), H = ⟨q qᵀ e^{a·q}⟩ — one Newton step of the
-   entropy dual from a. At a = 0 it is the P_N density ω'·q(v). If 1 + d·q ≥ 0 at every node, the state is
-   realizable and t* ≥ min_q e^{a·q_q}(1 + d·q_q). Otherwise take a damped Newton step and try again
-   (:data:`CERTIFY_STEPS` at most): interior states are certified within a few. Before any of this, in
-   O(n): the P_N density is at least 1 − B|ω'_{1:}| with B = max_q |q_{1:}(v_q)|, which settles the nearly
-   isotropic cells (most cells of a run) without a pass over the nodes.
+   exactly the moments ω' when d = H⁻¹r, r = ω' − ⟨q e^{a·q}⟩, H = ⟨q qᵀ e^{a·q}⟩ — one Newton step of the
+   entropy dual from a; so do ĝ = ŵ (e^{a·q} + r·q) (q is orthonormal under ŵ), without H, which decides
+   most cells where a is near the dual optimum. At a = 0 it is the P_N density ω'·q(v). If either density
+   is ≥ 0 at every node, the state is realizable and t* ≥ its smallest value over ŵ. Otherwise take a
+   damped Newton step and try again (:data:`CERTIFY_STEPS` at most): interior states are certified within
+   a few. Before any of this, in O(n): the P_N density is at least 1 − B|ω'_{1:}| with B = max_q
+   |q_{1:}(v_q)|, which settles the nearly isotropic cells without a pass over the nodes. Where the caller
+   knows multipliers α of an ansatz near the state (the guard passes the closure's of the last stage), the
+   search first starts from them (any start gives a valid certificate, so the verdicts are the same).
 2. **Necessary conditions** (an upper bound on t*): for a polynomial ℓ ≥ 0 at the nodes (1, and 1 − μ²,
    1 ± μ in 1D; 1 − vx² − vy² = μ², 1 ± vx, 1 ± vy in 2D) and polynomials ψ with ℓψψᵀ of degree ≤ N,
    L(ω') = Σ_q ĝ_q ℓ_q ψ ψᵀ is linear in ω' and positive semi-definite for every realizable state; with
