@@ -77,7 +77,7 @@ def _batch_parallel(solve, data, omega, alpha, warm, tol, kmax, acb_switch, alph
 
 
 _PARALLEL = {}
-_LAST = [None, None]  # the last data tuple and its kernel: typeof of a tuple of arrays costs ~1 ms a call
+_LAST = [None, None]  # the last data tuple and its kernel: typeof of that tuple of arrays costs ~0.1 ms a call
 
 
 def _parallel_kernel(data):
