@@ -15,13 +15,11 @@ import contextlib
 import ctypes
 import importlib
 import importlib.metadata
-import logging
 import os
 import sys
 
 from .parallel import mpi
 
-log = logging.getLogger("hpcclose")
 #: "1"/"0" forces the halo's device-buffer MPI on / off (the input's ``parallel.cuda_aware_mpi`` wins)
 CUDA_AWARE_ENV = "HPCCLOSE_CUDA_AWARE_MPI"
 

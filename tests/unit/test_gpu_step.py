@@ -7,6 +7,7 @@ simulator runs every GPU thread as Python."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -96,7 +97,8 @@ CASES = {
     "1D inflow, SSP-RK3": ("inflow_m2.toml", ["mesh.cells=8", "scheme.max_steps=2", 'scheme.integrator="ssprk3"']),
     "2D line source M2": ("line_source_m2.toml", ["mesh.cells=[6,5]", "scheme.max_steps=2"]),
     "2D checkerboard: sigma_a, source": ("checkerboard_m1.toml", [
-        "mesh.x=[2.5,4.5]", "mesh.y=[2.5,4.5]", "mesh.cells=[8,8]", "scheme.max_steps=2", "velocity.quadrature=[6,12]"]),
+        "mesh.x=[2.5,4.5]", "mesh.y=[2.5,4.5]", "mesh.cells=[8,8]", "scheme.max_steps=2",
+        "velocity.quadrature=[6,12]"]),
     "2D periodic, one rank": ("periodic_2d_m1.toml", ["mesh.cells=[5,4]", "scheme.max_steps=2",
                                                       "velocity.quadrature=[6,12]"]),
 }
@@ -195,3 +197,43 @@ def test_info_reports_the_gpus_and_cuda_aware_mpi_without_tensorflow():
     code = "import sys; from hpcclose.cli import info; info.collect(); print('tensorflow' in sys.modules)"
     quiet = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert quiet.stdout.strip() == "False", quiet.stderr
+
+
+@pytest.mark.slow
+def test_mpiexec_two_ranks_gpu_run_writes_the_fields_of_the_cpu_run(tmp_path):
+    """The issue's command on a tiny grid: two ranks, staged halo; outputs and checkpoints as on the CPU."""
+    from conftest import run_mpi
+
+    from hpcclose.io.fields import read_fields
+
+    common = ["--set", "mesh.cells=[6,7]", "--set", "velocity.quadrature=[4,8]", "--set", "scheme.max_steps=3",
+              "--set", "output.every_steps=3", "--set", "output.checkpoint_every_steps=2", "--no-progress"]
+    fields = {}
+    for device in ("cpu", "gpu"):
+        res = run_mpi(2, [*hpcclose_cmd(), "run", str(ROOT / "inputs" / "line_source_m2.toml"), "--set",
+                          f'parallel.device="{device}"', "--set", f'output.dir="{tmp_path / device}"', *common],
+                      timeout=300)
+        assert res.returncode == 0, res.stderr
+        assert (tmp_path / device / "checkpoint_00000002.h5").exists()
+        fields[device] = read_fields(sorted((tmp_path / device).glob("fields_*.h5"))[-1])
+    (gpu, gpu_attrs), (cpu, cpu_attrs) = fields["gpu"], fields["cpu"]
+    assert gpu_attrs["step"] == cpu_attrs["step"] == 3
+    _close(gpu["u"], cpu["u"])
+    _close(gpu["alpha"], cpu["alpha"])
+
+
+@pytest.mark.slow
+def test_gpu_bench_script_checks_and_measures_under_the_simulator(tmp_path):
+    """scripts/gpu_bench.sh's whole flow (package check, info, the check against the CPU path, every
+    measurement, JSON and markdown) on the simulator's sizes: what can be run of it without a GPU."""
+    env = {**os.environ, "PYTHON": sys.executable, "NUMBA_NUM_THREADS": "1"}
+    res = subprocess.run(["bash", str(ROOT / "scripts" / "gpu_bench.sh"), "--simulator", "--tiny", "--out",
+                          str(tmp_path)], capture_output=True, text=True, env=env, timeout=900, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    result = json.loads((tmp_path / "gpu_bench.json").read_text())
+    assert result["simulator"] and result["gpus"] == ["simulator"] and result["cpu_threads"] == 1
+    assert len(result["check"]) == 3 and all(r["ok"] for r in result["check"]), result["check"]
+    for name in ("newton_cold", "newton_warm"):
+        assert result["closures"][name]["gpu_s"] > 0 and result["closures"][name]["moments"] == 64
+    assert result["line_source"]["cells"] == 36 and result["line_source"]["gpu_ns_per_cell_step"] > 0
+    assert "2D line source M2, 36 cells" in (tmp_path / "gpu_bench.md").read_text()
