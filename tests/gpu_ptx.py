@@ -1,6 +1,6 @@
-"""Compile every device-closure kernel to PTX for a GPU (sm_90) without one: numba-cuda's compiler and
-NVVM run here, no driver is needed. Exit status 0: all compiled; 3: the CUDA toolkit's NVVM or libdevice
-is missing (the last line says why); anything else: a kernel does not compile for a GPU.
+"""Compile every device-closure kernel and the GPU step's kernels to PTX for a GPU (sm_90) without one:
+numba-cuda's compiler and NVVM run here, no driver is needed. Exit status 0: all compiled; 3: the CUDA
+toolkit's NVVM or libdevice is missing (the last line says why); anything else: a kernel does not compile.
 
 Each kernel is compiled for the argument types its device closure actually launches it with: the device
 closure is built with host arrays standing in for device arrays, and its kernel launch is captured.
@@ -81,6 +81,21 @@ def _kernels(dev):
             yield from _kernels(v)
 
 
+def _step_kernels():
+    """(label, kernel, argument types) of the GPU step's kernels, for the array types the step passes them."""
+    from hpcclose.gpu import arrays, flux, step
+
+    f8, i8, b1 = numba.float64, numba.int64, numba.boolean
+    v1, v2, v3, m1 = f8[::1], f8[:, ::1], f8[:, :, ::1], b1[::1]
+    yield "step: _combine", arrays._combine, (v1, f8, v1, f8, v1, f8, v1)
+    yield "step: _copy_box", arrays._copy_box, (v3, i8, i8, v3, i8, i8, i8, i8)
+    yield "step: _faces", flux._faces, (v2, i8, i8, i8, i8, v2, b1, i8, i8, v3, v3, m1, v2, i8, f8, v3)
+    yield "step: _divergence", flux._divergence, (v3, v3, f8, f8, v3)
+    yield "step: _wall_sums", flux._wall_sums, (v3, m1, v1)
+    yield "step: _sources", step._sources, (v2, v2, v1, v1, v1, v1, f8)
+    yield "step: _moments", step._moments, (v2, v2, v1, b1, v2)
+
+
 def _compile(label: str, pyfunc, argtypes) -> None:
     ptx, _ = cuda.compile_ptx(pyfunc, numba.void(*argtypes), cc=CC)
     print(f"ok {label} ({len(ptx)} bytes of PTX)")
@@ -99,6 +114,8 @@ def main() -> int:
     i1, f2 = numba.int64[::1], numba.float64[:, ::1]
     _compile("statistics: _count", base._count.py_func, (i1,) * 6)
     _compile("statistics: _gather", base._gather.py_func, (f2, i1, f2))
+    for label, kernel, argtypes in _step_kernels():
+        _compile(label, kernel.py_func, argtypes)
     base.DeviceStats.reduce = lambda self, *args, **kw: None  # nothing ran: nothing to reduce
     for label, closure in _closures():
         dev = to_device(closure)

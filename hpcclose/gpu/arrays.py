@@ -1,6 +1,6 @@
 """Device arrays of the GPU step and the elementwise kernels on them: stage combinations, boxes of cells.
 
-Every kernel here is one thread per number (or per cell), grid-sized; arrays are float64, C-contiguous.
+Every kernel here is one thread per number, grid-sized (:func:`~.base.blocks`); arrays are float64.
 A 1D extended array (nx + 4, n) is handled as (1, nx + 4, n), so the box copies serve 1D and 2D alike.
 
 :class:`DeviceArrays` is what the time integrators (:mod:`hpcclose.scheme.integrators`) need to run their
@@ -10,27 +10,9 @@ stages on device arrays: the same Shu–Osher combinations as on the host, writt
 from __future__ import annotations
 
 import numpy as np
-from numba import config, cuda
+from numba import cuda
 
-#: threads per block of the elementwise kernels
-THREADS = 128
-
-
-def blocks(count: int, threads: int = THREADS) -> int:
-    """Blocks of ``threads`` covering ``count`` threads (at least one)."""
-    return max(1, -(-count // threads))
-
-
-if config.ENABLE_CUDASIM:
-    def view(x):
-        """The numpy array behind a kernel's array argument: under the simulator kernels see wrappers,
-        which Numba-compiled functions cannot take (on a GPU, the array itself)."""
-        return x._item._ary
-else:
-    @cuda.jit(device=True, inline="always")
-    def view(x):
-        """The array itself (under the simulator: the numpy array behind a kernel argument)."""
-        return x
+from .base import THREADS, blocks
 
 
 @cuda.jit

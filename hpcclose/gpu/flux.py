@@ -22,10 +22,8 @@ from ..kernels.fastmath import exp_full, fma
 from ..scheme.divergence import FluxDivergence
 from ..scheme.faces import FM, upwind_state
 from ..scheme.fused import PRESCRIBED, WALL
-from .arrays import blocks, copy_box, view
-
-#: threads per block of the face kernel (its loops over nodes are long: few threads a block suffice)
-FACE_THREADS = 64
+from .arrays import copy_box
+from .base import THREADS, blocks, view
 
 
 @njit(inline="always", fastmath=FM, cache=True)
@@ -170,13 +168,13 @@ class DeviceFlux:
             F = self.F[axis]
             wvm, pos = self.weights[axis]
             lo, hi = self.slabs[2 * axis], self.slabs[2 * axis + 1]
-            _faces[blocks(F.shape[0] * F.shape[1], FACE_THREADS), FACE_THREADS](
+            _faces[blocks(F.shape[0] * F.shape[1]), THREADS](
                 flat, ln["base"], ln["step"], ln["stride"], ln["ne"], self.mT, div.linear, div.kinds[axis, 0],
                 div.kinds[axis, 1], lo, hi, pos, wvm, div.order, div.theta, F)
         d3 = du if self.dim == 2 else du.reshape(1, *du.shape)
         Fx, Fy = self.F[-1], (self.F[0] if self.dim == 2 else self.no_faces)
         idy = div.inv[0] if self.dim == 2 else 0.0
-        _divergence[blocks(d3.size), 128](Fx, Fy, div.inv[-1], idy, d3)
+        _divergence[blocks(d3.size), THREADS](Fx, Fy, div.inv[-1], idy, d3)
         for axis in range(self.dim):
             _wall_sums[1, 2](self.F[axis], self.walls[axis], self.sums[axis])
         return du

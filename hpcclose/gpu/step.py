@@ -27,7 +27,8 @@ from ..errors import RealizabilityError
 from ..grid import NG
 from ..kernels.fastmath import exp_full
 from ..scheme.sources import source_cell
-from .arrays import THREADS, DeviceArrays, blocks, copy_box, view
+from .arrays import DeviceArrays, copy_box
+from .base import THREADS, blocks, view
 from .closures import to_device
 from .flux import DeviceFlux
 from .halo import DeviceHalo
