@@ -110,7 +110,8 @@ def collect(tensorflow: bool = False) -> dict:
 
 def render(info: dict) -> str:
     """A two-column table for people."""
-    rows = [(k, v) for k, v in info.items() if k != "backends"]
+    rows = [(k, (", ".join(map(str, v)) or "none") if isinstance(v, list) else v) for k, v in info.items()
+            if k != "backends"]
     rows += [(f"backend: {k}", "yes" if v else "no") for k, v in info["backends"].items()]
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
