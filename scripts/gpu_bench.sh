@@ -38,6 +38,8 @@ if compgen -G ".whl/*.whl" >/dev/null; then
 fi
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 export NUMBA_NUM_THREADS=${NUMBA_NUM_THREADS:-$(nproc)}
+# the device machines run commands as root, which Open MPI refuses unless told (MPICH ignores these)
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 
 "$PY" - <<'PY' || exit 2
 import importlib.util, sys
