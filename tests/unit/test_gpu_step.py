@@ -237,3 +237,24 @@ def test_gpu_bench_script_checks_and_measures_under_the_simulator(tmp_path):
         assert result["closures"][name]["gpu_s"] > 0 and result["closures"][name]["moments"] == 64
     assert result["line_source"]["cells"] == 36 and result["line_source"]["gpu_ns_per_cell_step"] > 0
     assert "2D line source M2, 36 cells" in (tmp_path / "gpu_bench.md").read_text()
+
+
+@pytest.mark.slow
+def test_gpu_run_restarted_from_its_checkpoint_ends_as_the_uninterrupted_cpu_run(tmp_path):
+    """A GPU run stopped at step 2 and restarted (on the GPU) from its checkpoint to step 4 writes the CPU
+    run's step-4 fields: the checkpoint reads the device state back, restore() puts it (and α) on again."""
+    from hpcclose.io.fields import read_fields
+
+    common = ["--set", "mesh.cells=[6,7]", "--set", "velocity.quadrature=[4,8]", "--set", "output.every_steps=2",
+              "--set", "output.checkpoint_every_steps=2", "--no-progress"]
+    line = str(ROOT / "inputs" / "line_source_m2.toml")
+    gpu_dir, cpu_dir, gpu = tmp_path / "gpu", tmp_path / "cpu", ["--set", 'parallel.device="gpu"']
+    for argv in (["run", line, *common, *gpu, "--set", "scheme.max_steps=2", "--set", f'output.dir="{gpu_dir}"'],
+                 ["restart", str(gpu_dir), *gpu, "--set", "scheme.max_steps=4", "--no-progress"],
+                 ["run", line, *common, "--set", "scheme.max_steps=4", "--set", f'output.dir="{cpu_dir}"']):
+        res = subprocess.run([*hpcclose_cmd(), *argv], capture_output=True, text=True, cwd=ROOT, timeout=300)
+        assert res.returncode == 0, res.stderr
+    (g, g_attrs), (c, c_attrs) = (read_fields(sorted(d.glob("fields_*.h5"))[-1]) for d in (gpu_dir, cpu_dir))
+    assert g_attrs["step"] == c_attrs["step"] == 4
+    _close(g["u"], c["u"])
+    _close(g["alpha"], c["alpha"])
