@@ -94,6 +94,7 @@ def _step_kernels():
     yield "step: _wall_sums", flux._wall_sums, (v3, m1, v1)
     yield "step: _sources", step._sources, (v2, v2, v1, v1, v1, v1, f8)
     yield "step: _moments", step._moments, (v2, v2, v1, b1, v2)
+    yield "step: _entropy", step._entropy, (v2, v2, v2, v1, i8, v1)
 
 
 def _compile(label: str, pyfunc, argtypes) -> None:

@@ -9,8 +9,9 @@ the whole run. A stage (the host path's, kernel for kernel):
 
 What crosses to the host: per stage the halo slabs (staged MPI only), the closure's statistics (counters,
 then only the regularised / failed cells) and the walls' zeroth-moment fluxes (2 numbers per axis); per step
-u (the guard's realizability check) and α of the step's start (its entropy, by the host closure's own
-formula); α again only when an output or checkpoint reads it. The host's copy of u is the state between
+u (the guard's realizability check) and the start state's entropy (summed on the device by the closure's
+formula; a closure with a formula of its own gets its start α copied and the host's); α only when an output
+or checkpoint reads it. The host's copy of u is the state between
 steps; restore() and the set-up copy it to the device.
 """
 
@@ -22,7 +23,8 @@ import numpy as np
 from numba import cuda
 
 from .. import devices
-from ..closures.base import unclosable_cells
+from ..closures.base import Closure, unclosable_cells
+from ..closures.newton import NewtonClosure
 from ..errors import RealizabilityError
 from ..grid import NG
 from ..kernels.fastmath import exp_full
@@ -60,6 +62,41 @@ def _moments(alpha, mT, w, linear, u):
                 u[i, k] += f * mT[k, q]
 
 
+@cuda.jit
+def _entropy(u, alpha, mT, w, mode, h):
+    """h[i] = the entropy density of cell i by its closure's formula: ``mode`` 0 ½ α·u (linear), 1 α·u − u0
+    (at the dual optimum ⟨e^{α·m}⟩ = u0: Newton), 2 α·u − Σ_q w_q e^{α·m_q}."""
+    i = cuda.grid(1)
+    if i < u.shape[0]:
+        n, Q = mT.shape
+        au = 0.0
+        for k in range(n):
+            au += alpha[i, k] * u[i, k]
+        if mode == 0:
+            h[i] = 0.5 * au
+        elif mode == 1:
+            h[i] = au - u[i, 0]
+        else:
+            s = 0.0
+            for q in range(Q):
+                z = 0.0
+                for k in range(n):
+                    z += alpha[i, k] * mT[k, q]
+                s += w[q] * exp_full(z)
+            h[i] = au - s
+
+
+def _entropy_mode(closure: Closure) -> int | None:
+    """Which formula of :func:`_entropy` is the closure's own :meth:`~Closure.entropy`; None for one of its own
+    (then taken on the host)."""
+    own = type(closure).entropy
+    if own is NewtonClosure.entropy:
+        return 1
+    if own is Closure.entropy:
+        return 0 if closure.linear else 2
+    return None
+
+
 class DeviceStep:
     """The device state and stage of ``sim`` (built by the Simulation, after its host set-up)."""
 
@@ -84,6 +121,9 @@ class DeviceStep:
         src = sim.sources
         self.source_data = tuple(cuda.to_device(a) for a in (src.iso, *src.per_cell(self.ncells)))
         self.m = (cuda.to_device(sim.closure.m.T.copy()), cuda.to_device(sim.closure.w))
+        self.entropy_mode = _entropy_mode(sim.closure)
+        self.h = cuda.device_array(self.ncells)
+        self._sum = cuda.reduce(lambda a, b: a + b)
         self._known = False  # α holds a closure's answer
         self._host_alpha = None  # its host copy, None when stale
         self._projected = False
@@ -159,15 +199,22 @@ class DeviceStep:
         self._projected = True
 
     def first_stage(self, u) -> None:
-        """The step's start state and its α: the entropy for the step's record, by the host closure."""
+        """The step's start state and its α: the entropy for the step's record, by the closure's formula on
+        the device (one number crosses), or by the host closure if it has a formula of its own."""
         sim = self.sim
         with sim.timer("other"):
-            start = u.copy_to_host() if sim.integrator.project is not None else sim.u
-            sim.step_stats.entropy = float(sim.closure.entropy(start.reshape(-1, self.n), self.alpha_host()).sum())
+            if self.entropy_mode is None:
+                start = u.copy_to_host() if sim.integrator.project is not None else sim.u
+                h = sim.closure.entropy(start.reshape(-1, self.n), self.alpha_host())
+            else:
+                _entropy[blocks(self.ncells), THREADS](u.reshape(self.ncells, self.n), self.alpha, *self.m,
+                                                       self.entropy_mode, self.h)
+                h = self._sum(self.h)
+            sim.step_stats.entropy = float(np.sum(h))
 
     @property
     def nbytes(self) -> int:
         """Device bytes the step holds between stages (state, stage array, du, α owned and extended, face
-        fluxes)."""
-        arrays = (self.u, self.du, self.alpha, self.alpha_ext)
+        fluxes, entropy per cell)."""
+        arrays = (self.u, self.du, self.alpha, self.alpha_ext, self.h)
         return sum(a.nbytes for a in arrays) + self.sim.integrator.nbytes + self.flux.nbytes

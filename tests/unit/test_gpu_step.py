@@ -75,6 +75,29 @@ def test_device_flux_equals_the_cpu_fused_flux(dim, order, linear):
     assert np.all(div.wall_flux() != 0)  # every side is a wall here: the sums were compared, not zeros
 
 
+def test_device_entropy_is_each_closures_formula():
+    """The step's entropy on the device: the closure's own formula (½α·u for P_N, α·u − u0 at Newton's dual
+    optimum, α·u − ⟨e^{α·m}⟩ otherwise), or None (the host's) for a closure with a formula of its own."""
+    from hpcclose.closures import Closure, get_closure
+    from hpcclose.gpu.base import THREADS, blocks
+    from hpcclose.gpu.step import _entropy, _entropy_mode
+
+    basis, quad = make_basis("monomial", 1, 2), build(1, 2, None, None, None)
+    rng = np.random.default_rng(3)
+    alpha = np.column_stack([rng.uniform(-1, 0, 9), rng.uniform(-1, 1, (9, 2))])
+    newton, pn = get_closure("newton", basis, quad), get_closure("pn", basis, quad)
+    u = newton.moments(alpha)
+    cases = [(pn, pn.entropy(u, alpha)), (newton, newton.entropy(u, alpha)),
+             (newton, Closure.entropy(newton, u, alpha))]  # the generic formula, on the same data
+    for (closure, host), mode in zip(cases, (0, 1, 2), strict=True):
+        assert mode == 2 or _entropy_mode(closure) == mode
+        h = cuda.device_array(9)
+        m = (cuda.to_device(closure.m.T.copy()), cuda.to_device(closure.w))
+        _entropy[blocks(9), THREADS](cuda.to_device(u), cuda.to_device(alpha), *m, mode, h)
+        _close(h.copy_to_host(), host)
+    assert _entropy_mode(get_closure("m1_exact", make_basis("monomial", 1, 1), quad)) is None
+
+
 # --- whole runs -----------------------------------------------------------------------------------------
 def _run(path: str, overrides: list[str], device: str) -> tuple[Simulation, list]:
     cfg = config.load(ROOT / "inputs" / path, [*overrides, f'parallel.device="{device}"'])
