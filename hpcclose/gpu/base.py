@@ -9,13 +9,15 @@ the CPU closures report them.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 
 import numpy as np
-from numba import config, cuda
+from numba import config, cuda, njit
 
 from ..closures.base import ClosureStats
 from ..errors import RealizabilityError
+from ..kernels.jit import SERIAL
 
 # Threads per block of the one-thread-per-cell kernels (their per-thread scratch is in local memory).
 THREADS = 64
@@ -37,6 +39,16 @@ else:
         return x
 
 
+@njit(**SERIAL)
+def closable(u):
+    """Whether an exponential closure can take the moments u (n,): finite, u0 > 0 (the CPU closures raise
+    otherwise; the kernels mark the cell UNCLOSABLE and the statistics raise)."""
+    ok = u[0] > 0.0
+    for j in range(u.shape[0]):
+        ok = ok and math.isfinite(u[j])
+    return ok
+
+
 def blocks(ncells: int) -> int:
     """Blocks of THREADS threads covering ``ncells`` cells (one thread per cell)."""
     return max(1, -(-ncells // THREADS))
@@ -53,14 +65,14 @@ class DeviceClosure(ABC):
 
 
 @cuda.jit
-def _count(iters, reg_index, counts, reg_cells, reg_k, failed_cells):
-    """Iteration sum and max; the regularised cells with their r index and the failed or unclosable cells
-    appended (unordered) through atomic counters."""
+def _count(iters, itmax, reg_index, counts, reg_cells, reg_k, failed_cells):
+    """Iteration sum (of ``iters``) and max (of ``itmax``); the regularised cells with their r index and the
+    failed or unclosable cells appended (unordered) through atomic counters."""
     i = cuda.grid(1)
     if i >= iters.shape[0]:
         return
     cuda.atomic.add(counts, _ITER_SUM, iters[i])
-    cuda.atomic.max(counts, _ITER_MAX, iters[i])
+    cuda.atomic.max(counts, _ITER_MAX, itmax[i])
     k = reg_index[i]
     if k >= 0:
         s = cuda.atomic.add(counts, _NREG, 1)
@@ -92,22 +104,24 @@ class DeviceStats:
     def buffers(self, ncells: int):
         """(iters, reg_index) device arrays for ``ncells`` cells, written by the solve kernel."""
         if ncells != self._ncells:
-            self.iters = cuda.device_array(ncells, np.int64)
+            self.iters = cuda.to_device(np.zeros(ncells, np.int64))  # stays 0 for a closure with no iterations
             self.reg_index = cuda.device_array(ncells, np.int64)
             self._cells = cuda.device_array((3, ncells), np.int64)
             self._ncells = ncells
         return self.iters, self.reg_index
 
-    def reduce(self, u, ncells: int, cells: np.ndarray | None = None) -> ClosureStats:
-        """The statistics of the last solve of ``ncells`` cells with moments u (device). ``cells``: the
-        batch's cell indices in the caller's numbering (default: 0 … ncells − 1). Raises
-        :class:`RealizabilityError` naming the cells whose moments are not finite or have u0 ≤ 0."""
-        stats = ClosureStats(ncells=ncells)
+    def reduce(self, u, ncells: int, itmax=None, stats: ClosureStats | None = None) -> ClosureStats:
+        """The statistics of the last solve of ``ncells`` cells with moments u (device), into ``stats``
+        (default: a new :class:`ClosureStats`). ``itmax``: per-cell iterations for the maximum, if not
+        ``iters`` (the hybrid closure's). Raises :class:`RealizabilityError` naming the cells whose
+        moments are not finite or have u0 ≤ 0."""
+        stats = ClosureStats(ncells=ncells) if stats is None else stats
         if ncells == 0:
             return stats
         counts = cuda.to_device(np.zeros(5, np.int64))
         c = self._cells
-        _count[blocks(ncells), THREADS](self.iters, self.reg_index, counts, c[0], c[1], c[2])
+        _count[blocks(ncells), THREADS](self.iters, self.iters if itmax is None else itmax, self.reg_index,
+                                        counts, c[0], c[1], c[2])
         cnt = counts.copy_to_host()
         nreg, nfail, nbad = int(cnt[_NREG]), int(cnt[_NFAILED]), int(cnt[_NBAD])
         if nbad:
@@ -117,10 +131,10 @@ class DeviceStats:
         reg = c[0, :nreg].copy_to_host()[order] if nreg else np.zeros(0, np.int64)
         stats.iterations_mean = float(cnt[_ITER_SUM]) / ncells
         stats.iterations_max = int(cnt[_ITER_MAX])
-        stats.regularised = reg if cells is None else cells[reg]
+        stats.regularised = reg
         stats.reg_r = self.regs[c[1, :nreg].copy_to_host()[order]] if nreg else np.zeros(0)
         failed = np.sort(c[2, :nfail].copy_to_host()) if nfail else np.zeros(0, np.int64)
-        stats.failed = failed if cells is None else cells[failed]
+        stats.failed = failed
         stats.failed_moments = self._moments(u, failed)
         return stats
 

@@ -8,9 +8,13 @@ statistics. Kernels: :mod:`.newton`, :mod:`.networks`, :mod:`.hybrid`.
 from __future__ import annotations
 
 from ..closures.base import Closure
+from ..closures.hybrid import HybridClosure
+from ..closures.neural.closure import NetworkClosure
 from ..closures.newton import NewtonClosure
 from ..errors import InputError
 from .base import DeviceClosure
+from .hybrid import DeviceHybrid
+from .networks import DeviceNetwork
 from .newton import DeviceNewton
 
 __all__ = ["DeviceClosure", "to_device"]
@@ -20,5 +24,9 @@ def to_device(closure: Closure) -> DeviceClosure:
     """The device version of ``closure``; an :class:`InputError` naming it if it has none."""
     if isinstance(closure, NewtonClosure):
         return DeviceNewton(closure)
+    if isinstance(closure, NetworkClosure):
+        return DeviceNetwork(closure)
+    if isinstance(closure, HybridClosure):
+        return DeviceHybrid(closure)
     raise InputError(f"closure {closure.name!r} has no GPU version (parallel.device = \"gpu\" needs one of: "
-                     "newton)")
+                     "newton, icnn, mlp, monotone, hybrid)")
