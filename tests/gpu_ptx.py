@@ -81,6 +81,7 @@ def _closures():
     yield "icnn 1D M2", get_closure("icnn", *m2, model="ICNN15x7_M2_1D")
     yield "monotone 1D M2", get_closure("monotone", *m2, model="MONO50x2_M2_1D")
     yield "hybrid 1D M2", get_closure("hybrid", *m2, model="ICNN15x7_M2_1D")
+    yield "pn 1D P2", get_closure("pn", *m2)
 
 
 def _kernels(dev):

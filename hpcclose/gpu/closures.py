@@ -2,7 +2,8 @@
 
 The device closure keeps the CPU closure's basis, quadrature, options and model weights; its batched
 call works on numba-cuda device arrays (:class:`~.base.DeviceClosure`) and gives the CPU closure's
-statistics. Kernels: :mod:`.newton`, :mod:`.networks`, :mod:`.hybrid`.
+statistics. Kernels: :mod:`.newton`, :mod:`.networks`, :mod:`.hybrid`, :mod:`.pn`; m1_exact and spline have
+no device version (an input error names them).
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from ..closures.base import Closure
 from ..closures.hybrid import HybridClosure
 from ..closures.neural.closure import NetworkClosure
 from ..closures.newton import NewtonClosure
+from ..closures.pn import PNClosure
 from ..errors import InputError
 from .base import DeviceClosure
 from .hybrid import DeviceHybrid
 from .networks import DeviceNetwork
 from .newton import DeviceNewton
+from .pn import DevicePN
 
 __all__ = ["DeviceClosure", "to_device"]
 
@@ -28,5 +31,7 @@ def to_device(closure: Closure) -> DeviceClosure:
         return DeviceNetwork(closure)
     if isinstance(closure, HybridClosure):
         return DeviceHybrid(closure)
+    if isinstance(closure, PNClosure):
+        return DevicePN(closure)
     raise InputError(f"closure {closure.name!r} has no GPU version (parallel.device = \"gpu\" needs one of: "
-                     "newton, icnn, mlp, monotone, hybrid)")
+                     "newton, icnn, mlp, monotone, hybrid, pn)")

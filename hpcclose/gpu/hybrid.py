@@ -12,12 +12,14 @@ needs none. The statistics (:class:`~hpcclose.closures.hybrid.HybridStats`) are 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import cuda, float64
 
 from ..closures.hybrid import HybridClosure, HybridStats
 from ..kernels.residuals import residual_chunk
-from .base import THREADS, UNCLOSABLE, DeviceClosure, blocks, view
+from .base import THREADS, UNCLOSABLE, DeviceClosure, block_reduce, blocks, view
 from .networks import DeviceNetwork
 from .newton import DeviceNewton, thread_solver
 
@@ -68,10 +70,16 @@ def _kernel(n: int, nb: int, nq: int, Qp: int):
 def _count_resolved(resolved, r, counts, rmax, cells):
     """The resolved cells appended (unordered) through an atomic counter; the largest residual."""
     i = cuda.grid(1)
-    if i >= resolved.shape[0]:
-        return
-    cuda.atomic.max(rmax, 0, r[i])
-    if resolved[i]:
+    t = cuda.threadIdx.x
+    inside = i < resolved.shape[0]
+    unused = cuda.shared.array(THREADS, float64)
+    top = cuda.shared.array(THREADS, float64)
+    unused[t] = 0.0
+    top[t] = r[i] if inside else -math.inf
+    block_reduce(unused, top, t)
+    if t == 0:
+        cuda.atomic.max(rmax, 0, top[0])
+    if inside and resolved[i]:
         cells[cuda.atomic.add(counts, 0, 1)] = i
 
 

@@ -201,6 +201,26 @@ else:
             assert 0 < s_cpu.resolved.size < u.shape[0]
         assert s_cpu.regularised.size > 0
 
+    # --- P_N ------------------------------------------------------------------------------------------
+    @pytest.mark.parametrize("case", [("legendre", 1, 3), ("spherical_harmonics", 2, 3)], ids=str)
+    def test_pn_device_equals_cpu(case):
+        """Random moments, including non-realizable ones (P_N takes any finite moments); non-finite ones
+        raise naming the cell."""
+        kind, dim, N = case
+        basis = make_basis(kind, dim, N)
+        quad = gauss_legendre(30) if dim == 1 else sphere_product(6, 12)
+        closure = get_closure("pn", basis, quad)
+        u = np.random.default_rng(SEED).uniform(-1.0, 1.0, (12, basis.n))
+        a_cpu, _ = closure.multipliers(u)
+        dev = to_device(closure)
+        da = cuda.to_device(np.zeros_like(u))
+        assert dev.multipliers(cuda.to_device(u), da).ncells == u.shape[0]
+        scale = np.abs(a_cpu).max(axis=1, keepdims=True)
+        assert np.all(np.abs(da.copy_to_host() - a_cpu) <= RTOL * scale)
+        u[5, 1] = np.inf
+        with pytest.raises(RealizabilityError, match="cell 5"):
+            dev.multipliers(cuda.to_device(u), da)
+
     def test_no_device_version_is_one_line_input_error():
         basis, quad = make_basis("legendre", 1, 1), gauss_legendre(30)
         with pytest.raises(InputError, match="'m1_exact'") as exc:
