@@ -18,15 +18,13 @@ from numba import cuda, float64
 from ..closures.base import ClosureStats
 from ..closures.neural.closure import NetworkClosure
 from ..closures.neural.cpu import CpuNetwork
-from ..closures.neural.cpu_dense import DENSE_ROWS, MODES, dense_chunk
+from ..closures.neural.cpu_dense import MODES, dense_chunk
 from ..closures.neural.cpu_resnet import RESNET_ROWS, resnet_chunk
 from .base import THREADS, UNCLOSABLE, DeviceClosure, DeviceStats, blocks, closable, view
 
 
 def _dense_kernel(nneur: int, maxw: int, d: int, Q: int):
     """The entropy-network kernel for nneur neurons, layers at most maxw wide, d inputs, Q nodes."""
-    rx, rv = DENSE_ROWS
-
     @cuda.jit
     def evaluate(u, alpha, hout, flag, table, noff, theta, P, mu, signs, out_shift, out_scale, mtil, logw,
                  mode):
@@ -37,9 +35,13 @@ def _dense_kernel(nneur: int, maxw: int, d: int, Q: int):
         flag[i] = -1 if closable(u[i]) else UNCLOSABLE
         if flag[i] == UNCLOSABLE:
             return
-        scratch = (cuda.local.array((nneur, 1), float64), cuda.local.array((2, maxw, 1), float64),
-                   cuda.local.array((rx, d, 1), float64), cuda.local.array((rv, 1), float64),
-                   cuda.local.array((Q, 1), float64))
+        # the shapes dense_multipliers allocates, for a chunk of one cell
+        cells = (cuda.local.array((d, 1), float64), cuda.local.array((d, 1), float64),
+                 cuda.local.array((d, 1), float64), cuda.local.array((d, 1), float64))
+        values = (cuda.local.array(1, float64), cuda.local.array(1, float64), cuda.local.array(1, float64),
+                  cuda.local.array(1, float64))
+        scratch = (cuda.local.array((nneur, 1), float64), cuda.local.array((maxw, 1), float64),
+                   cuda.local.array((maxw, 1), float64), cells, values, cuda.local.array((Q, 1), float64))
         dense_chunk(view(table), view(noff), view(theta), view(P), view(mu), view(signs), out_shift, out_scale,
                     view(mtil), view(logw), u, mode, alpha, hout, i, 1, scratch)
 

@@ -22,9 +22,6 @@ from .cpu_chunk import CHUNK, alpha0_normalisation, input_map, load_chunk, store
 from .export import Network
 
 GRADIENT, NORMALISATION = 0, 1
-# Rows of dense_chunk's scratch X (ω̃, x, g_x, α̃) and V (h̃, α0, sum, log u0); a CUDA caller allocates the
-# same shapes itself.
-DENSE_ROWS = (4, 4)
 MODES = {"gradient": GRADIENT, "normalisation": NORMALISATION}
 
 
@@ -125,9 +122,12 @@ def dense_multipliers(table, noff, theta, P, mu, signs, out_shift, out_scale, mt
     nchunks = (ncells + CHUNK - 1) // CHUNK
     for ch in prange(nchunks):
         c0 = ch * CHUNK
-        rx, rv = DENSE_ROWS
-        scratch = (np.empty((noff[L], CHUNK)), np.empty((2, maxw, CHUNK)), np.empty((rx, n - 1, CHUNK)),
-                   np.empty((rv, CHUNK)), np.empty((mtil.shape[1], CHUNK)))
+        # each array on its own: views of shared blocks were 1.7 % slower on the ICNN (same-tree A/B)
+        d = n - 1
+        scratch = (np.empty((noff[L], CHUNK)), np.empty((maxw, CHUNK)), np.empty((maxw, CHUNK)),
+                   (np.empty((d, CHUNK)), np.empty((d, CHUNK)), np.empty((d, CHUNK)), np.empty((d, CHUNK))),
+                   (np.empty(CHUNK), np.empty(CHUNK), np.empty(CHUNK), np.empty(CHUNK)),
+                   np.empty((mtil.shape[1], CHUNK)))
         dense_chunk(table, noff, theta, P, mu, signs, out_shift, out_scale, mtil, logw, u, mode, alpha, hout,
                     c0, min(CHUNK, ncells - c0), scratch)
 
@@ -137,13 +137,12 @@ def dense_chunk(table, noff, theta, P, mu, signs, out_shift, out_scale, mtil, lo
                 nc, scratch):
     """The cells c0 … c0 + nc − 1 of :func:`dense_multipliers`, with caller-provided scratch (nothing is
     allocated, so a CUDA thread can call it with nc = 1): S (neurons, C) the sigmoids of every layer,
-    Z (2, widest, C) the ping-pong activations, X (4, d, C) for ω̃, x, g_x, α̃, V (4, C) for h̃, α0, a sum
-    and log u0, zbuf (Q, C); C ≥ nc. Every cell's arithmetic is independent of the others' (the FMAs of
+    za, zb (widest, C) the ping-pong activations, (d, C) arrays for ω̃, x, g_x, α̃, (C,) arrays for h̃,
+    α0, a sum and log u0, zbuf (Q, C); C ≥ nc. Every cell's arithmetic is independent of the others' (the FMAs of
     a cell are chained in the same order for any nc), so a thread gets the CPU's values."""
-    S, Z, X, V, zbuf = scratch
-    za, zb = Z[0], Z[1]
-    om, x, gx, at = X[0], X[1], X[2], X[3]
-    h, a0, ssum, logu0 = V[0], V[1], V[2], V[3]
+    S, za, zb, X, V, zbuf = scratch
+    om, x, gx, at = X
+    h, a0, ssum, logu0 = V
     d = om.shape[0]
     L = table.shape[0]
     ns = signs.shape[0]
