@@ -80,9 +80,16 @@ def thread_solver(n: int, nb: int, nq: int, Qp: int):
     @cuda.jit(device=True)
     def solve(data, params, u, i, start, alpha, retry_cold):
         tol, k0, max_iter, acb_switch, regs, omega_iso, alpha_cold = params
-        lane = (cuda.local.array((rf, n, 1), float64), cuda.local.array((nb, 1), float64),
-                cuda.local.array((n, n, 1), float64), cuda.local.array((2, nq, 1), float64),
-                cuda.local.array((rs, 1), float64), cuda.local.array((ri, 1), int64))
+        # the lanes' scratch for one lane: rows of three blocks (the CPU allocates each on its own)
+        fb = cuda.local.array((rf, n, 1), float64)
+        sb = cuda.local.array((rs, 1), float64)
+        ib = cuda.local.array((ri, 1), int64)
+        lane = ((fb[0], fb[1], fb[2], fb[3], fb[4], fb[5], fb[6], fb[7]), cuda.local.array((nb, 1), float64),
+                cuda.local.array((n, n, 1), float64), cuda.local.array((nq, 1), float64),
+                cuda.local.array((nq, 1), float64),
+                (sb[0], sb[1], sb[2], sb[3], sb[4], sb[5], sb[6], sb[7], sb[8], sb[9], sb[10], sb[11], sb[12],
+                 sb[13]),
+                (ib[0], ib[1], ib[2], ib[3], ib[4], ib[5], ib[6], ib[7], ib[8]))
         ws = (cuda.local.array((rz, Qp), float64), cuda.local.array((n, Qp), float64),
               cuda.local.array((rv, n), float64), cuda.local.array(nb, float64),
               cuda.local.array((rm, n, n), float64))
