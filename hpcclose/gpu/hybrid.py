@@ -72,11 +72,11 @@ def _count_resolved(resolved, r, counts, rmax, cells):
     i = cuda.grid(1)
     t = cuda.threadIdx.x
     inside = i < resolved.shape[0]
-    unused = cuda.shared.array(THREADS, float64)
+    zero = cuda.shared.array(THREADS, float64)  # block_reduce also sums: nothing to sum here
     top = cuda.shared.array(THREADS, float64)
-    unused[t] = 0.0
+    zero[t] = 0.0
     top[t] = r[i] if inside else -math.inf
-    block_reduce(unused, top, t)
+    block_reduce(zero, top, t)
     if t == 0:
         cuda.atomic.max(rmax, 0, top[0])
     if inside and resolved[i]:

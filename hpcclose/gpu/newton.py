@@ -172,8 +172,8 @@ class DeviceNewton(DeviceClosure):
         """Solve every cell of u into alpha (warm start on entry), per-cell iterations and regularisation
         index into the device arrays ``iters``, ``reg_index`` (no statistics)."""
         if u.shape[0]:
-            self.kernel[blocks(u.shape[0]), THREADS](u, alpha, *self.data, *self.params, self.regs, self.omega_iso,
-                                                self.alpha_cold, iters, reg_index)
+            self.kernel[blocks(u.shape[0]), THREADS](u, alpha, *self.data, *self.params, self.regs,
+                                                     self.omega_iso, self.alpha_cold, iters, reg_index)
 
     def multipliers(self, u, alpha) -> ClosureStats:
         """α (in place, warm start on entry; rows that are not finite start cold) with ⟨m e^{α·m}⟩ = u to
