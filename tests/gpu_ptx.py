@@ -55,18 +55,33 @@ class _Capture:
         return lambda *args: self.launches.append(args)
 
 
+class _HostArray(np.ndarray):
+    """A host array standing in for a device array."""
+
+    def copy_to_host(self):
+        return np.array(self)
+
+
 def _host_arrays():
     """cuda.to_device / device_array give host arrays (kernels are captured, never run)."""
-    cuda.to_device = lambda a, *args, **kw: np.array(a)
-    cuda.device_array = lambda shape, dtype=float, *args, **kw: np.zeros(shape, dtype)
+    cuda.to_device = lambda a, *args, **kw: np.array(a).view(_HostArray)
+    cuda.device_array = lambda shape, dtype=float, *args, **kw: np.zeros(shape, dtype).view(_HostArray)
+
+
+def _type(a):
+    return numba.typeof(np.asarray(a) if isinstance(a, np.ndarray) else a)
 
 
 def _closures():
     from hpcclose.closures import get_closure
-    from hpcclose.velocity import gauss_legendre, make_basis, sphere_product
+    from hpcclose.velocity import gauss_legendre, make_basis
 
-    yield "newton 1D M2", get_closure("newton", make_basis("monomial", 1, 2), gauss_legendre(30))
-    yield "newton 2D SH N=2", get_closure("newton", make_basis("spherical_harmonics", 2, 2), sphere_product(6, 12))
+    m2 = make_basis("monomial", 1, 2), gauss_legendre(30)
+    yield "newton 1D M2", get_closure("newton", *m2)
+    yield "icnn 1D M2", get_closure("icnn", *m2, model="ICNN15x7_M2_1D")
+    yield "monotone 1D M2", get_closure("monotone", *m2, model="MONO50x2_M2_1D")
+    yield "hybrid 1D M2", get_closure("hybrid", *m2, model="ICNN15x7_M2_1D")
+    yield "pn 1D P2", get_closure("pn", *m2)
 
 
 def _kernels(dev):
@@ -108,16 +123,20 @@ def main() -> int:
         print(reason)
         return 3
     _host_arrays()
-    from hpcclose.gpu import base
+    from hpcclose.gpu import base, hybrid
     from hpcclose.gpu.closures import to_device
 
     # the statistics kernels, for the array types DeviceStats passes them
     i1, f2 = numba.int64[::1], numba.float64[:, ::1]
-    _compile("statistics: _count", base._count.py_func, (i1,) * 6)
+    _compile("statistics: _count", base._count.py_func, (i1,) * 7)
     _compile("statistics: _gather", base._gather.py_func, (f2, i1, f2))
     for label, kernel, argtypes in _step_kernels():
         _compile(label, kernel.py_func, argtypes)
-    base.DeviceStats.reduce = lambda self, *args, **kw: None  # nothing ran: nothing to reduce
+    _compile("hybrid statistics: _count_resolved", hybrid._count_resolved.py_func,
+             (i1, numba.float64[::1], i1, numba.float64[::1], i1))
+    # nothing ran: nothing to reduce (the hybrid closure's own counters are compiled above)
+    base.DeviceStats.reduce = lambda self, *args, **kw: None
+    hybrid._count_resolved = _Capture(hybrid._count_resolved)
     for label, closure in _closures():
         dev = to_device(closure)
         captured = []
@@ -129,7 +148,7 @@ def main() -> int:
         dev.multipliers(u, np.zeros_like(u))
         for attr, cap in captured:
             for args in cap.launches[:1]:
-                _compile(f"{label}: {attr}", cap.kernel.py_func, [numba.typeof(a) for a in args])
+                _compile(f"{label}: {attr}", cap.kernel.py_func, [_type(a) for a in args])
     return 0
 
 

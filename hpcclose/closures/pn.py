@@ -38,13 +38,14 @@ class PNClosure(Closure):
             raise InputError(
                 f"closure 'pn': ⟨m mᵀ⟩ under {quad.name} is ill-conditioned for the {basis.describe()} "
                 f"(cond {np.linalg.cond(self.mass):.1e}); use a finer quadrature")
-        # the small n×n inverse, formed once from the factor: a batch then costs one (ncells×n)·(n×n)
-        # product instead of a LAPACK call (which threads badly on small, frequent batches)
-        self._inv_t = np.ascontiguousarray(scipy.linalg.cho_solve(self._cho, np.eye(self.n)).T)
+        # the small n×n inverse (transposed), formed once from the factor: a batch then costs one
+        # (ncells×n)·(n×n) product instead of a LAPACK call (which threads badly on small, frequent
+        # batches); the device closure (hpcclose.gpu.pn) uses it too
+        self.inv_t = np.ascontiguousarray(scipy.linalg.cho_solve(self._cho, np.eye(self.n)).T)
 
     def multipliers(self, u: np.ndarray, alpha0: np.ndarray | None = None) -> tuple[np.ndarray, ClosureStats]:
         """Expansion coefficients α = M⁻¹u (ncells, n); ``alpha0`` is ignored (the map is linear)."""
         u, shape = self.as_cells(u, "pn")
         self.check_realizable(u, where="pn")
-        alpha = u @ self._inv_t
+        alpha = u @ self.inv_t
         return alpha.reshape(shape), ClosureStats(ncells=u.shape[0])

@@ -9,6 +9,8 @@ of a chunk with unit stride and vectorise, like the network kernels), each chunk
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit, prange
 
@@ -34,20 +36,21 @@ def moment_residuals(alpha, u, mT, w, out):
         om = np.empty((n, CHUNK))
         acc = np.empty((n, CHUNK))
         g = np.empty(CHUNK)
-        _residual_chunk(alpha, u, mT, w, out, ch * CHUNK, a, om, acc, g)
+        residual_chunk(alpha, u, mT, w, out, ch * CHUNK, a, om, acc, g)
 
 
 @njit(**SERIAL)
-def _residual_chunk(alpha, u, mT, w, out, c0, a, om, acc, g):
-    """The residuals of cells c0 … c0 + CHUNK − 1 (fewer at the end); a, om, acc (n, CHUNK) and
-    g (CHUNK,) are scratch."""
+def residual_chunk(alpha, u, mT, w, out, c0, a, om, acc, g):
+    """The residuals of cells c0 … c0 + C − 1 (fewer at the end); a, om, acc (n, C) and g (C,) are
+    scratch. Nothing is allocated and each cell's arithmetic is independent of the others', so a CUDA
+    thread calls it with C = 1."""
     n = u.shape[1]
     Q = w.size
-    nc = min(CHUNK, u.shape[0] - c0)
+    nc = min(g.shape[0], u.shape[0] - c0)
     # normalised α and ω = u/u0, cell-fastest
     for c in range(nc):
         u0 = u[c0 + c, 0]
-        a[0, c] = alpha[c0 + c, 0] - np.log(u0)
+        a[0, c] = alpha[c0 + c, 0] - math.log(u0)
         for j in range(1, n):
             a[j, c] = alpha[c0 + c, j]
         for j in range(n):
@@ -74,5 +77,5 @@ def _residual_chunk(alpha, u, mT, w, out, c0, a, om, acc, g):
         for j in range(n):
             e = acc[j, c] - om[j, c]
             r += e * e
-            finite = finite and np.isfinite(a[j, c])
-        out[c0 + c] = np.sqrt(r) if (finite and np.isfinite(r)) else np.inf
+            finite = finite and math.isfinite(a[j, c])
+        out[c0 + c] = math.sqrt(r) if (finite and math.isfinite(r)) else np.inf

@@ -79,7 +79,7 @@ else:
     def same_stats(s_cpu, s_dev):
         assert s_dev.ncells == s_cpu.ncells
         assert s_dev.iterations_max == s_cpu.iterations_max
-        assert s_dev.iterations_mean == pytest.approx(s_cpu.iterations_mean, rel=1e-15)
+        assert s_dev.iterations_mean == pytest.approx(s_cpu.iterations_mean, rel=1e-13)
         np.testing.assert_array_equal(s_dev.regularised, s_cpu.regularised)
         np.testing.assert_array_equal(s_dev.reg_r, s_cpu.reg_r)
         np.testing.assert_array_equal(s_dev.failed, s_cpu.failed)
@@ -127,6 +127,88 @@ else:
         with pytest.raises(RealizabilityError, match="cell 3") as exc:
             dev.multipliers(cuda.to_device(u), cuda.to_device(np.zeros_like(u)))
         assert list(exc.value.cells) == [3]
+
+    # --- networks -------------------------------------------------------------------------------------
+    NETWORK_CASES = [("icnn", "ICNN15x7_M2_1D", None), ("icnn", "ICNN15x7_M2_1D", "gradient"),
+                     ("icnn", "ICNN18x8_M1_2D", None), ("mlp", "symNN4x45_2", None),
+                     ("mlp", "symNN5x30_1", "normalisation"), ("monotone", "MONO50x2_M2_1D", None),
+                     ("monotone", "MONO30x2_M1_1D", None)]
+
+    def network_closure(kind: str, model: str, alpha0: str | None, **extra):
+        """The closure of a shipped model, on the basis it was trained for."""
+        from hpcclose.closures.neural import export
+
+        net = export.load(model)
+        basis = make_basis(net.basis_kind, net.basis_dim, net.basis_N)
+        quad = gauss_legendre(30) if net.basis_dim == 1 else sphere_product(6, 12)
+        options = {"model": model, **({"alpha0": alpha0} if alpha0 else {}), **extra}
+        return get_closure(kind, basis, quad, **options)
+
+    @pytest.mark.parametrize("case", NETWORK_CASES, ids=lambda c: f"{c[0]}-{c[1]}-{c[2] or 'default'}")
+    def test_network_device_equals_cpu(case):
+        """The shipped models on random moments (and a few far out, where the network extrapolates)."""
+        closure = network_closure(*case)
+        rng = np.random.default_rng(SEED + len(case[1]))
+        u = np.concatenate([random_moments(closure.basis, closure.quad, 10, rng, 6.0),
+                            edge_moments(closure.basis, closure.quad, rng)[:3]])
+        a_cpu, s_cpu = closure.multipliers(u)
+        s_dev = compare(closure, u, np.zeros_like(u))[1]
+        same_stats(s_cpu, s_dev)
+        dev = to_device(closure)
+        dev.multipliers(cuda.to_device(u), cuda.to_device(np.zeros_like(u)))
+        np.testing.assert_allclose(dev.h.copy_to_host(), closure.last_h, rtol=RTOL, atol=RTOL)
+
+    def test_network_unclosable_input_names_the_cells():
+        dev = to_device(network_closure("icnn", "ICNN15x7_M2_1D", None))
+        u = np.tile([1.0, 0.1, 0.4], (5, 1))
+        u[1] = [1.0, np.nan, 0.3]
+        with pytest.raises(RealizabilityError, match="cell 1"):
+            dev.multipliers(cuda.to_device(u), cuda.to_device(np.zeros_like(u)))
+
+    # --- hybrid ---------------------------------------------------------------------------------------
+    # tol: about the median network residual on these moments (so some cells are re-solved, some not)
+    HYBRID_CASES = [("icnn", "ICNN15x7_M2_1D", 2e-2), ("monotone", "MONO30x2_M1_1D", 5e-4),
+                    ("mlp", "symNN4x45_2", 6e-4), ("icnn", "ICNN18x8_M1_2D", 5e-3)]
+
+    @pytest.mark.parametrize("case", HYBRID_CASES, ids=lambda c: f"{c[0]}-{c[1]}")
+    def test_hybrid_device_equals_cpu(case):
+        """Cells the network gets right, cells it does not (re-solved by Newton, from the network's α or
+        the warm start where that is better; edge cells regularised), cold and warm."""
+        network, model, tol = case
+        closure = network_closure("hybrid", model, None, network=network, tol=tol)
+        rng = np.random.default_rng(SEED + 7 * len(model))
+        u = np.concatenate([random_moments(closure.basis, closure.quad, 10, rng, 4.0),
+                            edge_moments(closure.basis, closure.quad, rng)])
+        exact, _ = get_closure("newton", closure.basis, closure.quad, check=False).multipliers(u)
+        warm = exact * (1 + 1e-4 * rng.standard_normal(exact.shape))
+        warm[::2] = np.nan  # these start from the network's α
+        for start in (None, warm):
+            s_cpu, s_dev = compare(closure, u, start)
+            same_stats(s_cpu, s_dev)
+            np.testing.assert_array_equal(s_dev.resolved, s_cpu.resolved)
+            assert s_dev.residual_max == pytest.approx(s_cpu.residual_max, rel=RTOL)
+            assert 0 < s_cpu.resolved.size < u.shape[0]
+        assert s_cpu.regularised.size > 0
+
+    # --- P_N ------------------------------------------------------------------------------------------
+    @pytest.mark.parametrize("case", [("legendre", 1, 3), ("spherical_harmonics", 2, 3)], ids=str)
+    def test_pn_device_equals_cpu(case):
+        """Random moments, including non-realizable ones (P_N takes any finite moments); non-finite ones
+        raise naming the cell."""
+        kind, dim, N = case
+        basis = make_basis(kind, dim, N)
+        quad = gauss_legendre(30) if dim == 1 else sphere_product(6, 12)
+        closure = get_closure("pn", basis, quad)
+        u = np.random.default_rng(SEED).uniform(-1.0, 1.0, (12, basis.n))
+        a_cpu, _ = closure.multipliers(u)
+        dev = to_device(closure)
+        da = cuda.to_device(np.zeros_like(u))
+        assert dev.multipliers(cuda.to_device(u), da).ncells == u.shape[0]
+        scale = np.abs(a_cpu).max(axis=1, keepdims=True)
+        assert np.all(np.abs(da.copy_to_host() - a_cpu) <= RTOL * scale)
+        u[5, 1] = np.inf
+        with pytest.raises(RealizabilityError, match="cell 5"):
+            dev.multipliers(cuda.to_device(u), da)
 
     def test_no_device_version_is_one_line_input_error():
         basis, quad = make_basis("legendre", 1, 1), gauss_legendre(30)

@@ -8,6 +8,8 @@ over the cells of the chunk with unit stride and vectorises.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -27,7 +29,7 @@ def load_chunk(u, c0, nc, om, logu0):
     for c in range(nc):
         u0 = u[c0 + c, 0]
         inv = 1.0 / u0
-        logu0[c] = np.log(u0)
+        logu0[c] = math.log(u0)
         for l in range(d):
             om[l, c] = u[c0 + c, l + 1] * inv
 
@@ -67,7 +69,7 @@ def alpha0_normalisation(at, mtil, logw, zbuf, ssum, out, nc):
         for c in range(nc):
             ssum[c] += safe_exp(zbuf[q, c] - out[c])
     for c in range(nc):
-        out[c] = -(out[c] + np.log(ssum[c]))
+        out[c] = -(out[c] + math.log(ssum[c]))
 
 
 @njit(**SERIAL)

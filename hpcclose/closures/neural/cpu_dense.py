@@ -115,99 +115,109 @@ def dense_multipliers(table, noff, theta, P, mu, signs, out_shift, out_scale, mt
     mode: GRADIENT or NORMALISATION.
     """
     ncells, n = u.shape
-    d = n - 1
     L = table.shape[0]
-    nneur = noff[L]
     maxw = 1
     for k in range(L):
         maxw = max(maxw, table[k, 0])
-    ns = signs.shape[0]
-    Q = mtil.shape[1]
-    inv_ns = 1.0 / ns
     nchunks = (ncells + CHUNK - 1) // CHUNK
     for ch in prange(nchunks):
         c0 = ch * CHUNK
-        nc = min(CHUNK, ncells - c0)
-        S = np.empty((nneur, CHUNK))      # sigmoid(a_k) of every layer, for the backward pass
-        za = np.empty((maxw, CHUNK))      # activations, ping-pong
-        zb = np.empty((maxw, CHUNK))
-        om = np.empty((d, CHUNK))
-        x = np.empty((d, CHUNK))
-        gx = np.empty((d, CHUNK))
-        at = np.zeros((d, CHUNK))
-        h = np.zeros(CHUNK)
-        a0 = np.empty(CHUNK)
-        ssum = np.empty(CHUNK)
-        logu0 = np.empty(CHUNK)
-        zbuf = np.empty((Q, CHUNK))
-        load_chunk(u, c0, nc, om, logu0)
-        for s in range(ns):
-            sg = signs[s]
-            input_map(P, mu, sg, om, x, nc)
-            # --- forward: z_k = σ(Wz z_{k−1} + Wx x + b) -------------------------------------------
-            zin, zout = za, zb
-            for k in range(L):
-                units, nz, owz, hasx, owx, ob, act = (table[k, 0], table[k, 1], table[k, 2], table[k, 3],
-                                                      table[k, 4], table[k, 5], table[k, 6])
-                for j in range(units):
-                    bj = theta[ob + j]
-                    for c in range(nc):
-                        zout[j, c] = bj
-                if nz > 0:
-                    _rows(zout, zin, theta, owz, nz, 1, units, nz, nc)
-                if hasx:
-                    _rows(zout, x, theta, owx, d, 1, units, d, nc)
-                if act:
-                    _activate(zout, S, noff[k], units, nc)
-                zin, zout = zout, zin
-            for c in range(nc):
-                h[c] += zin[0, c]
-            # --- backward (the output unit is linear: g = 1) ---------------------------------------
-            for i in range(d):
+        # each array on its own: views of shared blocks were 1.7 % slower on the ICNN (same-tree A/B)
+        d = n - 1
+        scratch = (np.empty((noff[L], CHUNK)), np.empty((maxw, CHUNK)), np.empty((maxw, CHUNK)),
+                   (np.empty((d, CHUNK)), np.empty((d, CHUNK)), np.empty((d, CHUNK)), np.empty((d, CHUNK))),
+                   (np.empty(CHUNK), np.empty(CHUNK), np.empty(CHUNK), np.empty(CHUNK)),
+                   np.empty((mtil.shape[1], CHUNK)))
+        dense_chunk(table, noff, theta, P, mu, signs, out_shift, out_scale, mtil, logw, u, mode, alpha, hout,
+                    c0, min(CHUNK, ncells - c0), scratch)
+
+
+@njit(**SERIAL)
+def dense_chunk(table, noff, theta, P, mu, signs, out_shift, out_scale, mtil, logw, u, mode, alpha, hout, c0,
+                nc, scratch):
+    """The cells c0 … c0 + nc − 1 of :func:`dense_multipliers`, with caller-provided scratch (nothing is
+    allocated, so a CUDA thread can call it with nc = 1): S (neurons, C) the sigmoids of every layer,
+    za, zb (widest, C) the ping-pong activations, (d, C) arrays for ω̃, x, g_x, α̃, (C,) arrays for h̃,
+    α0, a sum and log u0, zbuf (Q, C); C ≥ nc. Every cell's arithmetic is independent of the others' (the FMAs of
+    a cell are chained in the same order for any nc), so a thread gets the CPU's values."""
+    S, za, zb, X, V, zbuf = scratch
+    om, x, gx, at = X
+    h, a0, ssum, logu0 = V
+    d = om.shape[0]
+    L = table.shape[0]
+    ns = signs.shape[0]
+    inv_ns = 1.0 / ns
+    for c in range(nc):
+        h[c] = 0.0
+        for l in range(d):
+            at[l, c] = 0.0
+    load_chunk(u, c0, nc, om, logu0)
+    for s in range(ns):
+        sg = signs[s]
+        input_map(P, mu, sg, om, x, nc)
+        # --- forward: z_k = σ(Wz z_{k−1} + Wx x + b) -------------------------------------------
+        zin, zout = za, zb
+        for k in range(L):
+            units, nz, owz, hasx, owx, ob, act = (table[k, 0], table[k, 1], table[k, 2], table[k, 3],
+                                                  table[k, 4], table[k, 5], table[k, 6])
+            for j in range(units):
+                bj = theta[ob + j]
                 for c in range(nc):
-                    gx[i, c] = 0.0
-            g, gp = za, zb
-            for c in range(nc):
-                g[0, c] = 1.0
-            for k in range(L - 1, -1, -1):
-                units, nz, owz, hasx, owx, ob, act = (table[k, 0], table[k, 1], table[k, 2], table[k, 3],
-                                                      table[k, 4], table[k, 5], table[k, 6])
-                if act:
-                    o = noff[k]
-                    for j in range(units):
-                        for c in range(nc):
-                            g[j, c] *= S[o + j, c]
-                if hasx:
-                    _rows(gx, g, theta, owx, 1, d, d, units, nc)
-                if nz > 0:
-                    for i in range(nz):
-                        for c in range(nc):
-                            gp[i, c] = 0.0
-                    _rows(gp, g, theta, owz, 1, nz, nz, units, nc)
-                    g, gp = gp, g
-            # α̃ += F Pᵀ g_x
-            for l in range(d):
-                for i in range(d):
-                    p = P[i, l] * sg[l]
-                    for c in range(nc):
-                        at[l, c] = fma(p, gx[i, c], at[l, c])
-        # --- output scaling and α0 ----------------------------------------------------------------
-        scale = out_scale * inv_ns
+                    zout[j, c] = bj
+            if nz > 0:
+                _rows(zout, zin, theta, owz, nz, 1, units, nz, nc)
+            if hasx:
+                _rows(zout, x, theta, owx, d, 1, units, d, nc)
+            if act:
+                _activate(zout, S, noff[k], units, nc)
+            zin, zout = zout, zin
         for c in range(nc):
-            h[c] = out_shift + scale * h[c]
+            h[c] += zin[0, c]
+        # --- backward (the output unit is linear: g = 1) ---------------------------------------
+        for i in range(d):
+            for c in range(nc):
+                gx[i, c] = 0.0
+        g, gp = za, zb
+        for c in range(nc):
+            g[0, c] = 1.0
+        for k in range(L - 1, -1, -1):
+            units, nz, owz, hasx, owx, ob, act = (table[k, 0], table[k, 1], table[k, 2], table[k, 3],
+                                                  table[k, 4], table[k, 5], table[k, 6])
+            if act:
+                o = noff[k]
+                for j in range(units):
+                    for c in range(nc):
+                        g[j, c] *= S[o + j, c]
+            if hasx:
+                _rows(gx, g, theta, owx, 1, d, d, units, nc)
+            if nz > 0:
+                for i in range(nz):
+                    for c in range(nc):
+                        gp[i, c] = 0.0
+                _rows(gp, g, theta, owz, 1, nz, nz, units, nc)
+                g, gp = gp, g
+        # α̃ += F Pᵀ g_x
+        for l in range(d):
+            for i in range(d):
+                p = P[i, l] * sg[l]
+                for c in range(nc):
+                    at[l, c] = fma(p, gx[i, c], at[l, c])
+    # --- output scaling and α0 ----------------------------------------------------------------
+    scale = out_scale * inv_ns
+    for c in range(nc):
+        h[c] = out_shift + scale * h[c]
+    for l in range(d):
+        for c in range(nc):
+            at[l, c] *= scale
+    if mode == GRADIENT:
+        for c in range(nc):
+            a0[c] = h[c] + 1.0
         for l in range(d):
             for c in range(nc):
-                at[l, c] *= scale
-        if mode == GRADIENT:
-            for c in range(nc):
-                a0[c] = h[c] + 1.0
-            for l in range(d):
-                for c in range(nc):
-                    a0[c] -= om[l, c] * at[l, c]
-        else:
-            alpha0_normalisation(at, mtil, logw, zbuf, ssum, a0, nc)
-        store(alpha, hout, c0, nc, at, a0, h, logu0)
-
+                a0[c] -= om[l, c] * at[l, c]
+    else:
+        alpha0_normalisation(at, mtil, logw, zbuf, ssum, a0, nc)
+    store(alpha, hout, c0, nc, at, a0, h, logu0)
 
 
 def pack_dense(net: Network) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

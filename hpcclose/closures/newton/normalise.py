@@ -30,16 +30,18 @@ def count_unclosable(u):
 def normalise(u, logu0, alpha0, warm, omega, a):
     """omega = u / u0 per cell; if ``warm``: a = alpha0 with a[:, 0] −= log u0 (the normalised warm start)."""
     for i in prange(u.shape[0]):
-        normalise_row(u[i], logu0[i], alpha0[i], warm, omega[i], a[i])
+        normalise_cell(u, i, logu0[i], alpha0, warm, omega, a, i)
 
 
-@njit(**SERIAL)
-def normalise_row(u, logu0, alpha0, warm, omega, a):
-    """One cell of :func:`normalise` (rows u, alpha0, omega, a; also called by the CUDA kernel)."""
-    u0 = u[0]
-    for j in range(u.shape[0]):
-        omega[j] = u[j] / u0
+@njit(inline="always", **SERIAL)
+def normalise_cell(u, i, logu0, alpha0, warm, omega, a, k):
+    """Cell i of :func:`normalise` into row k of omega and a (a CUDA thread writes its own row 0). Inlined
+    at the Numba level: as a call, even without row slices, the parallel loop took ≈ 10 instead of
+    3.7 ns a cell (1D M2, one core)."""
+    u0 = u[i, 0]
+    for j in range(u.shape[1]):
+        omega[k, j] = u[i, j] / u0
     if warm:
-        for j in range(u.shape[0]):
-            a[j] = alpha0[j]
-        a[0] -= logu0
+        for j in range(u.shape[1]):
+            a[k, j] = alpha0[i, j]
+        a[k, 0] -= logu0
