@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..closures.neural.export import Network
+from ..closures.neural.rotation import Rotation
 from ..velocity import Basis
 
 
@@ -143,23 +144,28 @@ def _monotone_forward(net: Network, omega: np.ndarray) -> np.ndarray:
     return net.output_shift + net.output_scale / net.signs.shape[0] * out
 
 
+def _margin(basis: Basis, pts: np.ndarray, frame: Rotation | None) -> np.ndarray:
+    """Realizability margin of normalised moments (B, d); reduced coordinates when a ``frame`` is given."""
+    full = pts if frame is None else frame.expand(pts)
+    return basis.realizability_margin(np.concatenate([np.ones((full.shape[0], 1)), full], axis=1))
+
+
 def dense_test_set(basis: Basis, omega_train: np.ndarray, per_axis: int = 200, margin: float = 1e-3,
-                max_points: int = 200_000) -> np.ndarray:
-    """Dense test set: a tensor grid over the bounding box of ``omega_train`` (d columns), realizable with
-    realizability margin > ``margin``; the grid is coarsened so at most ``max_points`` are kept."""
+                   max_points: int = 200_000, frame: Rotation | None = None) -> np.ndarray:
+    """Dense test set: a tensor grid over the bounding box of ``omega_train`` (d columns: the reduced
+    coordinates of ``frame`` if given), realizable with realizability margin > ``margin``; the grid is
+    coarsened so at most ``max_points`` are kept."""
     omega_train = np.atleast_2d(omega_train)
     d = omega_train.shape[1]
     per_axis = max(2, min(per_axis, int(max_points ** (1.0 / d))))
     lo, hi = omega_train.min(axis=0), omega_train.max(axis=0)
     axes = [np.linspace(a, b, per_axis) for a, b in zip(lo, hi, strict=True)]
     pts = np.stack([g.ravel() for g in np.meshgrid(*axes, indexing="ij")], axis=1)
-    u = np.concatenate([np.ones((pts.shape[0], 1)), pts], axis=1)
-    keep = basis.realizability_margin(u) > margin
-    return pts[keep]
+    return pts[_margin(basis, pts, frame) > margin]
 
 
 def random_realizable(basis: Basis, omega_train: np.ndarray, count: int, margin: float = 5e-4,
-                      pad: float = 0.02, seed: int = 0) -> np.ndarray:
+                      pad: float = 0.02, seed: int = 0, frame: Rotation | None = None) -> np.ndarray:
     """``count`` random points, uniform over a slightly larger region than :func:`dense_test_set`'s (the
     bounding box of ``omega_train`` widened by ``pad`` of its size on each side, realizable with margin
     > ``margin``, half the grid's): where the local monotonicity term is imposed beyond the training data
@@ -173,8 +179,7 @@ def random_realizable(basis: Basis, omega_train: np.ndarray, count: int, margin:
     total = 0
     for _ in range(1000):  # rejection sampling; the realizable share of the box is far above 1e-3
         pts = rng.uniform(lo, hi, size=(max(4 * count, 1024), lo.size))
-        u = np.concatenate([np.ones((pts.shape[0], 1)), pts], axis=1)
-        pts = pts[basis.realizability_margin(u) > margin]
+        pts = pts[_margin(basis, pts, frame) > margin]
         kept.append(pts)
         total += pts.shape[0]
         if total >= count:

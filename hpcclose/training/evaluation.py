@@ -11,6 +11,7 @@ import numpy as np
 
 from ..closures import scaling
 from ..closures.neural import export
+from ..closures.neural.rotation import rotation
 from ..velocity import Basis, Quadrature
 from . import convexity
 from .samples import Prepared, Samples
@@ -24,7 +25,7 @@ def validation_report(net: export.Network, prep: Prepared, convexity_points: int
                   alpha_range=(float(tr.alpha.min()), float(tr.alpha.max())))
     conv = {}
     if convexity_points:
-        pts = convexity.dense_test_set(prep.basis, tr.omega, max_points=convexity_points)
+        pts = convexity.dense_test_set(prep.basis, tr.omega, max_points=convexity_points, frame=prep.frame)
         conv = convexity.report(net, pts)
     return test, conv
 
@@ -35,12 +36,18 @@ def errors(net: export.Network, basis: Basis, quad: Quadrature, s: Samples, h_ra
     data), and the errors in [B] Table 1's units (:func:`paper_units`; ``h_range`` = h̃_max − h̃_min and
     ``alpha_range`` = (min, max) over all α̃ components of the training set), of the exported network
     (numpy evaluation of the file's arrays: no TensorFlow, no compilation; it agrees with both closure
-    backends to ~1e−13)."""
+    backends to ~1e−13). A rotation-invariant network is evaluated in the reduced frame of the samples: its
+    α̃ completed by the invariance (:meth:`~hpcclose.closures.neural.rotation.Rotation.complete_alpha`)."""
     h, at, _ = convexity.derivatives(net, s.omega, hessian=False)
+    omega = s.omega
+    if net.rotation:
+        frame = rotation(basis)
+        omega = frame.expand(s.omega)
+        at = frame.complete_alpha(omega, at)
     m = basis.evaluate(quad)
     ones = np.ones(s.count)
     if net.alpha0 == "gradient":
-        a0 = scaling.alpha0_from_gradient(h, s.omega, at, ones)
+        a0 = scaling.alpha0_from_gradient(h, omega, at, ones)
     else:
         a0 = scaling.alpha0_from_normalisation(at, m[:, 1:], quad.weights, ones)
     alpha = scaling.full_alpha(at, a0)
