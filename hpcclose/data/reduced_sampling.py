@@ -33,6 +33,7 @@ from .datasets import Dataset
 from .sampling import complete, hessian_min_eig, sobol_rejection
 
 NEWTON_TOL = 1e-10  # on ‖⟨m G⟩ − u‖ / u0: far below any network's error
+BLOCK = 1 << 12  # Sobol points per round: each accepted point is turned or solved for, so draw fewer at once
 
 
 def _rotation(basis: Basis, quad: Quadrature):
@@ -78,7 +79,7 @@ def sample_sobol_reduced(basis: Basis, quad: Quadrature, count: int, max_norm: f
         return at[turn.mean(at)[:, rot.x] * rot.scale[0] > 0]  # the root with u_x > 0 under the rule
 
     at, drawn = sobol_rejection(rot.d, count, seed, keep, max_draws,
-                                f"‖α̃‖ < {max_norm:g}, λ_min > {tau:g}; raise max_norm or lower tau")
+                                f"‖α̃‖ < {max_norm:g}, λ_min > {tau:g}; raise max_norm or lower tau", BLOCK)
     return complete(at, basis, quad, reduced=True, sampler="sobol", max_norm=float(max_norm), tau=float(tau),
                     seed=int(seed), draws=drawn)
 
@@ -169,6 +170,6 @@ def sample_moments_reduced(basis: Basis, quad: Quadrature, count: int, eps: floa
             raise InputError(f"sampling: uniform moment sampling needs the realizability test: {exc}") from None
         return _newton_solution(basis, quad, v[margin > eps])
 
-    at, drawn = sobol_rejection(rot.d, count, seed, keep, max_draws, f"margin > {eps:g}")
+    at, drawn = sobol_rejection(rot.d, count, seed, keep, max_draws, f"margin > {eps:g}", BLOCK)
     return complete(at, basis, quad, reduced=True, sampler="moments", eps=float(eps), seed=int(seed),
                     draws=drawn)

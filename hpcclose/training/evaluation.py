@@ -39,9 +39,10 @@ def errors(net: export.Network, basis: Basis, quad: Quadrature, s: Samples, h_ra
     backends to ~1e−13). A rotation-invariant network is evaluated in the reduced frame of the samples: its
     α̃ completed by the invariance (:meth:`~hpcclose.closures.neural.rotation.Rotation.complete_alpha`)."""
     h, at, _ = convexity.derivatives(net, s.omega, hessian=False)
-    omega = s.omega
-    if net.rotation:
+    omega, reduced = s.omega, {}
+    if net.rotation:  # the network's own components too: the α_y error is theirs amplified near v_x = 0
         frame = rotation(basis)
+        reduced = {"mse_alpha_reduced": float(np.mean(np.sum((at - s.alpha[:, frame.keep]) ** 2, axis=1)))}
         omega = frame.expand(s.omega)
         at = frame.complete_alpha(omega, at)
     m = basis.evaluate(quad)
@@ -65,6 +66,7 @@ def errors(net: export.Network, basis: Basis, quad: Quadrature, s: Samples, h_ra
         "rel_rmse_alpha": float(np.sqrt(np.sum(da**2) / max(np.sum(s.alpha**2), 1e-300))),
         "rel_rmse_u": float(np.sqrt(np.sum(dw**2) / np.sum(s.w**2))),
         "max_moment_error": float(np.max(np.linalg.norm(dw, axis=1))),
+        **reduced,
         **paper_units(net.has_entropy, dh, da, dw[:, 1:], h_range, alpha_range),
     }
 
