@@ -120,9 +120,9 @@ class DataSection(_Section):
             raise ValueError(f"bounds must be increasing, got {list(self.bounds)}")
         if self.extra and self.sampler != "sobol":
             raise ValueError(f"extra: balls of extra points need sampler 'sobol', not {self.sampler!r}")
-        if self.reduced and self.sampler not in ("sobol", "moments"):
-            raise ValueError(f"reduced: the samplers 'sobol' and 'moments' sample in reduced coordinates, not "
-                             f"{self.sampler!r}")
+        if self.reduced and self.sampler == "grid":  # a file's data are in the frame they were written in
+            raise ValueError("reduced: the samplers 'sobol' and 'moments' sample in reduced coordinates, not "
+                             "'grid'")
         return self
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..closures.neural.export import Network
-from ..closures.neural.rotation import Rotation
+from ..closures.neural.rotation import Rotation, rotation
 from ..velocity import Basis
 
 
@@ -190,15 +190,42 @@ def random_realizable(basis: Basis, omega_train: np.ndarray, count: int, margin:
 def report(net: Network, omega: np.ndarray, chunk: int = 20_000) -> dict:
     """Eigenvalues of ∇²h̃ (entropy networks) or of the symmetric part of ∇α̃ (monotone) at ``omega``:
     min, the fraction below −1e−10·max(1, max eigenvalue), the worst point."""
-    mins = []
-    maxs = []
-    for s in range(0, omega.shape[0], chunk):
-        _, _, H = derivatives(net, omega[s:s + chunk])
-        ev = np.linalg.eigvalsh(0.5 * (H + np.swapaxes(H, 1, 2)))
-        mins.append(ev[:, 0])
-        maxs.append(ev[:, -1])
-    lmin = np.concatenate(mins) if mins else np.zeros(0)
-    lmax = np.concatenate(maxs) if maxs else np.zeros(0)
+    quantity = "hessian of h" if net.has_entropy else "symmetric jacobian of alpha (central differences)"
+    return _summary([derivatives(net, omega[s:s + chunk])[2] for s in range(0, omega.shape[0], chunk)], omega,
+                    quantity)
+
+
+def extension_report(net: Network, basis: Basis, reduced: np.ndarray, eps: float = 1e-6,
+                     chunk: int = 20_000) -> dict:
+    """:func:`report` for a rotation-invariant network in all n − 1 coordinates of ω̃: the symmetric part of
+    the Jacobian of its completed α̃ (α_y from the invariance, turned back), by central differences, at the
+    reduced-frame points ``reduced`` (their v_x ≥ 0). The network is convex (monotone) in its own inputs;
+    this checks the rotation-invariant function it defines on the whole moment space."""
+    frame = rotation(basis)
+
+    def alpha(om):
+        c, s, v = frame.reduce(om)
+        return frame.to_frame(c, s, frame.complete_alpha(v, derivatives(net, v[:, frame.keep], hessian=False)[1]))
+
+    def jacobian(omega):
+        d = omega.shape[1]
+        J = np.empty((omega.shape[0], d, d))
+        for j in range(d):
+            e = np.zeros(d)
+            e[j] = eps
+            J[:, :, j] = (alpha(omega + e) - alpha(omega - e)) / (2 * eps)
+        return J
+
+    full = frame.expand(reduced)
+    return _summary([jacobian(full[s:s + chunk]) for s in range(0, full.shape[0], chunk)], full,
+                    "symmetric jacobian of the completed alpha in all coordinates (central differences)")
+
+
+def _summary(jacobians: list[np.ndarray], omega: np.ndarray, quantity: str) -> dict:
+    """Smallest and largest eigenvalue of the symmetric parts of the stacked ``jacobians`` (rows of ``omega``)."""
+    ev = [np.linalg.eigvalsh(0.5 * (H + np.swapaxes(H, 1, 2))) for H in jacobians]
+    lmin = np.concatenate([e[:, 0] for e in ev]) if ev else np.zeros(0)
+    lmax = np.concatenate([e[:, -1] for e in ev]) if ev else np.zeros(0)
     if lmin.size == 0:
         return {"points": 0}
     tol = -1e-10 * max(1.0, float(lmax.max()))
@@ -206,6 +233,4 @@ def report(net: Network, omega: np.ndarray, chunk: int = 20_000) -> dict:
     return {"points": int(lmin.size), "min_eigenvalue": float(lmin.min()),
             "max_eigenvalue": float(lmax.max()),
             "negative_fraction": float(np.mean(lmin < tol)), "worst_point": omega[worst].tolist(),
-            "convex": bool(lmin.min() >= tol),
-            "quantity": ("hessian of h" if net.has_entropy
-                         else "symmetric jacobian of alpha (central differences)")}
+            "convex": bool(lmin.min() >= tol), "quantity": quantity}

@@ -27,6 +27,8 @@ def validation_report(net: export.Network, prep: Prepared, convexity_points: int
     if convexity_points:
         pts = convexity.dense_test_set(prep.basis, tr.omega, max_points=convexity_points, frame=prep.frame)
         conv = convexity.report(net, pts)
+        if net.rotation:  # the network is convex in its inputs; the function it defines on all of ω̃ too?
+            conv["extension"] = convexity.extension_report(net, prep.basis, pts)
     return test, conv
 
 
