@@ -3,7 +3,7 @@
 Tables (see ``inputs/train_*.toml``)::
 
     [model]     kind = "icnn" | "mlp" | "monotone", width, depth, symmetric ([A eq. 45]; with rotation: the
-                reflection Ωy → −Ωy of the reduced frame), rotation (2D: a rotation-invariant network on the
+                reflections Ωx → −Ωx, Ωy → −Ωy of the reduced frame), rotation (2D: a rotation-invariant network on the
                 reduced coordinates, closures/neural/rotation.py; its data are turned into that frame), alpha0
                 ("gradient" | "normalisation"; default: gradient for mlp [A], normalisation else [B]),
                 name (default NN{D}x{W}_{N}, ICNN{W}x{D}_M{N}_{dim}D, MONO…), seed

@@ -146,7 +146,7 @@ def test_training_in_the_reduced_frame_writes_a_rotation_network(kind, tmp_path)
 
     res = train(config.parse(TRAIN.format(kind=kind, out=tmp_path / "m.h5"), "t.toml"), progress=False)
     net = res.network
-    assert net.rotation == "first_moment" and net.d == 4 and net.n == 6 and net.signs.shape == (2, 4)
+    assert net.rotation == "first_moment" and net.d == 4 and net.n == 6 and net.signs.shape == (4, 4)
     assert net.name.endswith("_rot") and res.history["val_loss"][-1] < res.history["val_loss"][0]
     assert np.isfinite(res.test_errors["mse_u"]) and res.convexity["points"] > 50
     basis = make_basis("monomial", 2, 2)

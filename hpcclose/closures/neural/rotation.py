@@ -28,9 +28,11 @@ convex in its reduced inputs stays convex in them; the closure commutes with eve
 the quotient of two small numbers for the exact entropy, and for a network its numerator is the network's
 own lack of invariance among states with r = 0, which training on α in these coordinates keeps small.
 
-Residual symmetries of the reduced frame: the reflection Ωy → −Ωy keeps v_y = 0 and v_x ≥ 0 (it flips the
-sign of the components odd in Ωy); :func:`reduced_signs` gives the sign patterns a symmetrised network
-averages over ([A eq. 45]); Ωx → −Ωx would map v_x ≥ 0 outside the data.
+Residual symmetries of the reduced frame: the reflections Ωy → −Ωy and Ωx → −Ωx map v_y = 0 to itself (they
+flip the signs of the components odd in Ωy, in Ωx); :func:`reduced_signs` gives the sign patterns a
+symmetrised network averages over ([A eq. 45], convexity kept). With both, the network is even in v_x (no
+kink where the first moment vanishes, α_x = 0 there) and in the Ωx Ωy-odd components (α_y = α_xy = 0 for
+states symmetric about the first moment's axis, as the line source's are).
 """
 
 from __future__ import annotations
@@ -172,13 +174,13 @@ def rotation(basis: Basis) -> Rotation:
 
 
 def reduced_signs(basis: Basis, symmetric: bool) -> np.ndarray:
-    """Sign patterns over the reduced coordinates: the identity, and with ``symmetric`` the reflection
-    Ωy → −Ωy as well (the one reflection that keeps the reduced frame: v_y = 0, v_x ≥ 0)."""
+    """Sign patterns over the reduced coordinates: the identity, and with ``symmetric`` the reflections
+    Ωx → −Ωx, Ωy → −Ωy and both (the reflections that keep the reduced frame's v_y = 0)."""
     keep = rotation(basis).keep
-    signs = [np.ones(keep.size)]
-    if symmetric:
-        signs.append(basis.flips[1, 1:][keep])
-    return np.array(signs)
+    if not symmetric:
+        return np.ones((1, keep.size))
+    fx, fy = basis.flips[0, 1:][keep], basis.flips[1, 1:][keep]
+    return np.array([np.ones(keep.size), fy, fx, fx * fy])
 
 
 def distinct_nodes(m: np.ndarray, weights: np.ndarray, decimals: int = 12) -> tuple[np.ndarray, np.ndarray]:
