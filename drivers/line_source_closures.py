@@ -6,8 +6,9 @@
 
 Runs ``inputs/line_source_m2.toml`` (t = 1 unless ``--set scheme.t_final=…``) once per closure on one rank,
 after a one-step warm-up of a tiny copy (the Numba kernels compiled and loaded before the clock starts),
-and prints for each: e_u = ‖u − u_newton‖₂ / ‖u_newton‖₂ over all cells and moments at the end, the wall time
-of the time loop, the time per cell-step (wall / (steps × cells)) and the closure's share of it, the share
+and prints for each: e_u = ‖u − u_newton‖₂ / ‖u_newton‖₂ over all cells and moments at the end, the wall and
+CPU time of the time loop, the CPU time per cell-step (CPU / (steps × cells); with NUMBA_NUM_THREADS=1 one core,
+and on a loaded machine less noisy than wall time) and the closure's share of the wall time, the share
 of cell closures the hybrid closure re-solved by Newton, its largest accepted residual, and whether the total
 entropy (the closure's, summed over the cells, at the start of every step) never increased (largest relative
 increase between steps). A run the state guard stops (a non-realizable cell) is reported with the time and
@@ -52,18 +53,18 @@ def run(path: str, sets: list[str]) -> dict:
     warm = Simulation(config.load(path, [*sets, "mesh.cells=[8,8]", "scheme.max_steps=1"]), comm=MPI.COMM_SELF)
     warm.step()
     sim = Simulation(config.load(path, sets), comm=MPI.COMM_SELF)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     try:
         while not sim.done():
             sim.step()
     except RealizabilityError as exc:  # the guard stopped the run: report it, compare the others
         return {"failed": f"t = {sim.t:.3f}: {str(exc)[:200]}", "describe": str(sim.closure.name)}
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     cells = sim.u.size // sim.n
     entropy = np.array([r.entropy for r in sim.history.records])
     rise = np.diff(entropy) / np.abs(entropy[:-1])
-    out = {"u": sim.u.copy(), "wall": wall, "steps": sim.step_count, "cells": cells,
-           "per_cell_step_us": 1e6 * wall / (sim.step_count * cells),
+    out = {"u": sim.u.copy(), "wall": wall, "cpu": cpu, "steps": sim.step_count, "cells": cells,
+           "per_cell_step_us": 1e6 * cpu / (sim.step_count * cells),
            "closure_share": sim.timer.totals.get("closure", 0.0) / wall,
            "entropy_first": float(entropy[0]), "entropy_last": float(entropy[-1]),
            "entropy_max_rise": float(rise.max()) if rise.size else 0.0,
@@ -78,7 +79,8 @@ def run(path: str, sets: list[str]) -> dict:
 def table(results: dict[str, dict], args: argparse.Namespace) -> str:
     lines = [f"line source, M2, {args.cells}^2 cells, rule {args.quadrature[0]}x{args.quadrature[1]}, "
              f"model {args.model}",
-             f"{'closure':>8}  {'e_u vs newton':>13}  {'wall s':>8}  {'steps':>5}  {'us/cell-step':>12}  "
+             f"{'closure':>8}  {'e_u vs newton':>13}  {'wall s':>8}  {'CPU s':>8}  {'steps':>5}  "
+             f"{'CPU us/cell-step':>16}  "
              f"{'closure %':>9}  {'re-solved':>9}  {'entropy max rise':>16}"]
     for name, r in results.items():
         if "failed" in r:
@@ -86,7 +88,8 @@ def table(results: dict[str, dict], args: argparse.Namespace) -> str:
             continue
         res = f"{100 * r['resolved_share']:8.2f}%" if "resolved_share" in r else f"{'-':>9}"
         e = f"{r['e_u']:13.3e}" if "e_u" in r else f"{'-':>13}"
-        lines.append(f"{name:>8}  {e}  {r['wall']:8.1f}  {r['steps']:5d}  {r['per_cell_step_us']:12.2f}  "
+        lines.append(f"{name:>8}  {e}  {r['wall']:8.1f}  {r['cpu']:8.1f}  {r['steps']:5d}  "
+                     f"{r['per_cell_step_us']:16.2f}  "
                      f"{100 * r['closure_share']:8.1f}%  {res}  {r['entropy_max_rise']:16.2e}")
     return "\n".join(lines)
 
