@@ -16,6 +16,10 @@ set's h̃ range, monotone α̃ scaled to [−1, 1] by the training set's α̃ ra
 the realizable set (hpcclose.data.moment_sampling; α by Newton): the distribution of [B]'s own M2 data.
 The units stay the model's (its training set's ranges).
 
+A rotation-invariant 2D network (its file's ``rotation``) is evaluated on points drawn in the reduced frame
+(hpcclose.data.reduced_sampling: the same two distributions, with the first moment along Ωx), the errors of
+its completed α̃ (α_y from the invariance) against the full turned multipliers.
+
 ``--bands`` adds, for every τ, where the errors sit: the points split by decades of λ_min(∇²φ) (how close
 to the realizable boundary a point is), with each band's share of the total squared error of α̃ and of u.
 """
@@ -30,7 +34,8 @@ from pathlib import Path
 import numpy as np
 
 from hpcclose.closures.neural import export
-from hpcclose.data import moment_sampling, sampling
+from hpcclose.closures.neural.rotation import rotation
+from hpcclose.data import moment_sampling, reduced_sampling, sampling
 from hpcclose.errors import InputError, script_main
 from hpcclose.training.evaluation import errors
 from hpcclose.training.samples import normalise
@@ -69,19 +74,23 @@ def run(args: argparse.Namespace) -> dict:
     h_range = validation.get("h_range")
     if h_range is None or (not args.moments and (max_norm is None or (not args.tau and data.get("tau") is None))):
         raise InputError(f"model {args.model!r}: its file does not record the training data's max_norm, tau "
-                         "and h range (a Sobol-trained network is needed; give --max-norm and --tau)")
+                         "and h range (a Sobol-trained network is needed; give --max-norm and --tau, or --moments)")
     alpha_range = validation.get("alpha_range") or training_alpha_range(basis, quad, data)
-    # the fresh point sets: one per τ of B_{M,τ}, or one per ε of the moment sampler
+    # the fresh point sets: one per τ of B_{M,τ}, or one per ε of the moment sampler (in the reduced frame
+    # for a rotation-invariant network)
+    reduced = bool(net.rotation)
+    moments = reduced_sampling.sample_moments_reduced if reduced else moment_sampling.sample_moments
+    sobol = reduced_sampling.sample_sobol_reduced if reduced else sampling.sample_sobol
     if args.moments:
-        sets = [("eps", eps, moment_sampling.sample_moments(basis, quad, args.count, eps, seed=args.seed))
+        sets = [("eps", eps, moments(basis, quad, args.count, eps, seed=args.seed))
                 for eps in parse_floats(args.moments, "--moments")]
     else:
         taus = parse_floats(args.tau, "--tau") if args.tau else [data["tau"]]
-        sets = [("tau", tau, sampling.sample_sobol(basis, quad, args.count, max_norm, tau, seed=args.seed))
-                for tau in taus]
+        sets = [("tau", tau, sobol(basis, quad, args.count, max_norm, tau, seed=args.seed)) for tau in taus]
+    frame = rotation(basis) if reduced else None
     rows = []
     for key, value, fresh in sets:
-        s = normalise(fresh)
+        s = normalise(fresh, frame)
         e = errors(net, basis, quad, s, h_range=h_range, alpha_range=alpha_range)
         if args.bands:
             lam = sampling.hessian_min_eig(fresh.alpha, basis, quad)

@@ -88,17 +88,19 @@ def sample_sobol(basis: Basis, quad: Quadrature, count: int, max_norm: float, ta
                     seed=int(seed), draws=drawn)
 
 
-def sobol_rejection(dim: int, count: int, seed: int, keep, max_draws: int, what: str) -> tuple[np.ndarray, int]:
+def sobol_rejection(dim: int, count: int, seed: int, keep, max_draws: int, what: str,
+                    block: int = SOBOL_BLOCK) -> tuple[np.ndarray, int]:
     """The first ``count`` points that ``keep`` (unit-cube points → accepted points, mapped) returns from a
-    scrambled Sobol sequence (``seed``), and how many were drawn. Draws whole blocks (a power of two keeps
-    the sequence balanced); raises InputError naming ``what`` after ``max_draws`` draws."""
+    scrambled Sobol sequence (``seed``), and how many were drawn. Draws whole blocks of ``block`` points (a
+    power of two keeps the sequence balanced; a smaller one wastes less of an expensive ``keep``); raises
+    InputError naming ``what`` after ``max_draws`` draws."""
     sobol = qmc.Sobol(dim, scramble=True, seed=np.random.default_rng(seed))
     kept, found, drawn = [], 0, 0
     while found < count:
         if drawn >= max_draws:
             raise InputError(f"sampling: only {found} of {count} points accepted in {drawn} Sobol draws ({what})")
-        pts = keep(sobol.random(SOBOL_BLOCK))
-        drawn += SOBOL_BLOCK
+        pts = keep(sobol.random(block))
+        drawn += block
         kept.append(pts)
         found += pts.shape[0]
     return np.concatenate(kept)[:count], drawn

@@ -2,13 +2,17 @@
 
 Tables (see ``inputs/train_*.toml``)::
 
-    [model]     kind = "icnn" | "mlp" | "monotone", width, depth, symmetric ([A eq. 45]), alpha0
+    [model]     kind = "icnn" | "mlp" | "monotone", width, depth, symmetric ([A eq. 45]; with rotation: the
+                reflections Ωx → −Ωx, Ωy → −Ωy of the reduced frame), rotation (2D: a rotation-invariant network on the
+                reduced coordinates, closures/neural/rotation.py; its data are turned into that frame), alpha0
                 ("gradient" | "normalisation"; default: gradient for mlp [A], normalisation else [B]),
                 name (default NN{D}x{W}_{N}, ICNN{W}x{D}_M{N}_{dim}D, MONO…), seed
     [velocity]  basis, dim (1 | 2), order (N), quadrature (points, or [n_mu, n_phi] in 2D)
     [data]      sampler = "grid" (size, bounds) | "sobol" (count, max_norm, tau) | "moments" (count, eps:
-                uniform in the slab's moments, α by Newton) | "file" (file);
-                seed, validation_fraction (0.1), save (write the sampled data set to this HDF5 file)
+                uniform in the slab's moments, α by Newton) | "file" (file); reduced (2D: sobol and moments
+                in the reduced coordinates of a rotation-invariant network, data/reduced_sampling.py; the 2D
+                moment sampler needs it); seed, validation_fraction (0.1), save (write the sampled data set to
+                this HDF5 file)
     [[data.extra]]  max_norm, count: more Sobol points of B_{max_norm,τ} (sobol only; seeds seed+1, …)
     [training]  epochs, batch_size, learning_rate, lr_decay (factor), lr_decay_epochs (the factor is
                 reached after this many epochs; smooth exponential), validate_every, checkpoint_every,
@@ -52,6 +56,7 @@ class ModelSection(_Section):
     alpha0: Literal["gradient", "normalisation"] | None = None
     name: str | None = None
     seed: int = 0
+    rotation: bool = Field(False, description="rotation-invariant 2D network on the reduced coordinates")
 
     @model_validator(mode="after")
     def _alpha0_fits(self):
@@ -102,6 +107,7 @@ class DataSection(_Section):
     validation_fraction: float = Field(0.1, gt=0.0, lt=1.0)
     save: PathText | None = None
     extra: list[ExtraBall] = Field(default_factory=list)
+    reduced: bool = Field(False, description="2D: sample in the reduced coordinates (first moment along Ωx)")
 
     @model_validator(mode="after")
     def _sampler_keys(self):
@@ -114,6 +120,9 @@ class DataSection(_Section):
             raise ValueError(f"bounds must be increasing, got {list(self.bounds)}")
         if self.extra and self.sampler != "sobol":
             raise ValueError(f"extra: balls of extra points need sampler 'sobol', not {self.sampler!r}")
+        if self.reduced and self.sampler == "grid":  # a file's data are in the frame they were written in
+            raise ValueError("reduced: the samplers 'sobol' and 'moments' sample in reduced coordinates, not "
+                             "'grid'")
         return self
 
 
@@ -179,6 +188,16 @@ class TrainConfig(_Section):
     source: str = Field("<input>", exclude=True)
     text: str = Field("", exclude=True)
     overrides: Annotated[tuple[str, ...], TomlArray] = Field((), exclude=True)
+
+    @model_validator(mode="after")
+    def _reduced_frame_is_2d(self):
+        if (self.model.rotation or self.data.reduced) and self.velocity.dim != 2:
+            raise ValueError("model.rotation and data.reduced are for 2D moments (rotations about Ωz); "
+                             "velocity.dim is 1")
+        if self.velocity.dim == 2 and self.data.sampler == "moments" and not self.data.reduced:
+            raise ValueError("data: the 2D moment sampler samples in the reduced coordinates: set "
+                             "data.reduced = true")
+        return self
 
 
 def parse(text: str, source: str = "<input>", overrides: list[str] | None = None) -> TrainConfig:

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..closures import scaling
 from ..closures.neural import export
+from ..closures.neural.rotation import rotation
 from ..velocity import Basis, Quadrature
 from . import convexity
 from .samples import Prepared, Samples
@@ -24,8 +25,10 @@ def validation_report(net: export.Network, prep: Prepared, convexity_points: int
                   alpha_range=(float(tr.alpha.min()), float(tr.alpha.max())))
     conv = {}
     if convexity_points:
-        pts = convexity.dense_test_set(prep.basis, tr.omega, max_points=convexity_points)
+        pts = convexity.dense_test_set(prep.basis, tr.omega, max_points=convexity_points, frame=prep.frame)
         conv = convexity.report(net, pts)
+        if net.rotation:  # the network is convex in its inputs; the function it defines on all of ω̃ too?
+            conv["extension"] = convexity.extension_report(net, prep.basis, pts)
     return test, conv
 
 
@@ -35,12 +38,19 @@ def errors(net: export.Network, basis: Basis, quad: Quadrature, s: Samples, h_ra
     data), and the errors in [B] Table 1's units (:func:`paper_units`; ``h_range`` = h̃_max − h̃_min and
     ``alpha_range`` = (min, max) over all α̃ components of the training set), of the exported network
     (numpy evaluation of the file's arrays: no TensorFlow, no compilation; it agrees with both closure
-    backends to ~1e−13)."""
+    backends to ~1e−13). A rotation-invariant network is evaluated in the reduced frame of the samples: its
+    α̃ completed by the invariance (:meth:`~hpcclose.closures.neural.rotation.Rotation.complete_alpha`)."""
     h, at, _ = convexity.derivatives(net, s.omega, hessian=False)
+    omega, reduced = s.omega, {}
+    if net.rotation:  # the network's own components too: the α_y error is theirs amplified near v_x = 0
+        frame = rotation(basis)
+        reduced = {"mse_alpha_reduced": float(np.mean(np.sum((at - s.alpha[:, frame.keep]) ** 2, axis=1)))}
+        omega = frame.expand(s.omega)
+        at = frame.complete_alpha(omega, at)
     m = basis.evaluate(quad)
     ones = np.ones(s.count)
     if net.alpha0 == "gradient":
-        a0 = scaling.alpha0_from_gradient(h, s.omega, at, ones)
+        a0 = scaling.alpha0_from_gradient(h, omega, at, ones)
     else:
         a0 = scaling.alpha0_from_normalisation(at, m[:, 1:], quad.weights, ones)
     alpha = scaling.full_alpha(at, a0)
@@ -58,6 +68,7 @@ def errors(net: export.Network, basis: Basis, quad: Quadrature, s: Samples, h_ra
         "rel_rmse_alpha": float(np.sqrt(np.sum(da**2) / max(np.sum(s.alpha**2), 1e-300))),
         "rel_rmse_u": float(np.sqrt(np.sum(dw**2) / np.sum(s.w**2))),
         "max_moment_error": float(np.max(np.linalg.norm(dw, axis=1))),
+        **reduced,
         **paper_units(net.has_entropy, dh, da, dw[:, 1:], h_range, alpha_range),
     }
 

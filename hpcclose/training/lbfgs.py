@@ -96,7 +96,7 @@ def _compile(loss, train: list, val: list, variables: list, mono_omega, jac_omeg
         with tf.GradientTape() as tape:
             total, _ = loss(*train, training=False, mono=False, local=False)
             if mono_omega is not None:
-                at = loss.outputs(mono_omega, training=False)["alpha"]
+                at = loss.outputs(mono_omega, training=False)["alpha_net"]
                 total = total + loss.w.mono * loss.monotonicity(mono_omega, at)
             if jac_omega is not None:
                 J = loss.outputs(jac_omega, training=False, jacobian=True)["jacobian"]

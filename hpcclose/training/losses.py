@@ -22,6 +22,15 @@ Every loss is a weighted sum of the same mean-squared terms over a batch of norm
   margin below that costs no accuracy. ``jacobian_power`` = 2 squares the hinge: a C¹ penalty, which
   L-BFGS needs once the weight is large (with the plain hinge at weight 10 its line search stalls).
 * ``monotone``: h̃_θ = α_θ·w_θ − w_θ0, the entropy of the ansatz the network predicts ([B eq. 60]).
+* **Reduced frame** (a rotation-invariant 2D network, ``frame``: :mod:`hpcclose.closures.neural.rotation`):
+  ω̃ are the n − 2 reduced coordinates, the network gives the other components of α̃; its y component comes
+  from the invariance (α_y = −Σ_{k≠y} α_k (G v)_k / (G v)_y), and w_θ is reconstructed from the full turned α̃.
+  The α term compares the network's own n − 2 components only: α_y's error is theirs along G v divided by
+  (G v)_y ∝ the first moment, which near isotropic first moments would swamp the loss (the first training
+  of the 2D M2 ICNN stalled on the 1 % of its points with v_x < 0.01, 83 % of the α_y error); what α_y does
+  to the moments the u term sees. The monotonicity terms see the network's own output (v_y = 0: the same
+  pairs' products).
+  The sums over the nodes run over the distinct nodes (mirrored ±μ merged: half the work, round-off only).
 
 Default weights (:func:`weights`), per model kind:
   mlp      [A eq. 46–47]: c_h = 1, c_α = 0, c_u = λ = 1 / mean_train ‖w‖². [A] writes sums over the data set
@@ -39,6 +48,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .. import devices
+from ..closures.neural.rotation import Rotation, distinct_nodes
 from ..velocity import Basis, Quadrature
 
 # Exponent clamp of the reconstruction: a badly initialised "gradient" α0 must not give inf/NaN losses.
@@ -75,14 +85,23 @@ def weights(kind: str, cfg_loss, w_train: np.ndarray) -> Weights:
 class Losses:
     """The loss of one model on batches of (ω̃, h̃, α̃, w); callable inside ``tf.function``."""
 
-    def __init__(self, model, basis: Basis, quad: Quadrature, alpha0: str, w: Weights, h_scale: float):
+    def __init__(self, model, basis: Basis, quad: Quadrature, alpha0: str, w: Weights, h_scale: float,
+                 frame: Rotation | None = None):
         tf = devices.tensorflow()
         self.tf = tf
         self.model = model
-        m = np.asarray(basis.evaluate(quad), dtype=float)
+        m, weights = np.asarray(basis.evaluate(quad), dtype=float), quad.weights
+        if frame is not None:
+            m, weights = distinct_nodes(m, weights)
+            E = np.zeros((frame.d, basis.n - 1))  # reduced → full: v = ω̃ E (v_y = 0)
+            E[np.arange(frame.d), frame.keep] = 1.0
+            self.E, self.GT = tf.constant(E), tf.constant(frame.generator.T)
+            self.ey = tf.constant(np.eye(basis.n - 1)[frame.y])
+            self.keep = tf.constant(frame.keep)
+        self.frame = frame
         self.m = tf.constant(m)
         self.mtil = tf.constant(m[:, 1:])
-        self.logw = tf.constant(np.log(quad.weights))
+        self.logw = tf.constant(np.log(weights))
         self.alpha0 = alpha0
         self.w = w
         self.inv_s2 = tf.constant(1.0 / h_scale**2, dtype=tf.float64)
@@ -97,9 +116,20 @@ class Losses:
             h = self.model(omega, training=training)
         return h, tape.gradient(h, omega)
 
+    def _complete(self, omega, at):
+        """The full turned α̃ (B, n − 1) from the network's reduced one: α_y by the invariance."""
+        tf = self.tf
+        gv = tf.matmul(tf.matmul(omega, self.E), self.GT)
+        full = tf.matmul(at, self.E)
+        den = gv[:, self.frame.y]
+        num = tf.reduce_sum(full * gv, axis=1)
+        nonzero = tf.not_equal(den, 0.0)
+        ay = tf.where(nonzero, -num / tf.where(nonzero, den, tf.ones_like(den)), tf.zeros_like(den))
+        return full + ay[:, None] * self.ey[None, :]
+
     def outputs(self, omega, training: bool = False, jacobian: bool = False) -> dict:
         """h̃_θ, α̃_θ, α_θ0 (normalised) and the reconstructed moments w_θ (B, n); with ``jacobian`` also
-        J = ∂α*/∂ω̃ (B, d, d), α* = α̃_θ/s."""
+        J = ∂α*/∂ω̃ (B, d, d), α* = α̃_θ/s; ``alpha_net``: the network's own α̃ (reduced in the reduced frame)."""
         tf = self.tf
         J = None
         if jacobian:
@@ -109,16 +139,19 @@ class Losses:
             J = outer.batch_jacobian(at, omega) * self.inv_s
         else:
             h, at = self._entropy_and_alpha(omega, training)
+        at_net = at
+        if self.frame is not None:
+            at = self._complete(omega, at)
         z = tf.matmul(at, self.mtil, transpose_b=True) + self.logw
-        if self.alpha0 == "gradient":
-            a0 = h - tf.reduce_sum(omega * at, axis=1) + 1.0
+        if self.alpha0 == "gradient":  # ω̃·α̃ over the network's inputs (v_y = 0 in the reduced frame)
+            a0 = h - tf.reduce_sum(omega * at_net, axis=1) + 1.0
         else:
             a0 = -tf.reduce_logsumexp(z, axis=1)
         G = tf.exp(tf.minimum(z + a0[:, None], ZMAX))
         w = tf.matmul(G, self.m)
         if h is None:
             h = a0 * w[:, 0] + tf.reduce_sum(at * w[:, 1:], axis=1) - w[:, 0]
-        return {"h": h, "alpha": at, "alpha0": a0, "w": w, "jacobian": J}
+        return {"h": h, "alpha": at, "alpha_net": at_net, "alpha0": a0, "w": w, "jacobian": J}
 
     def monotonicity(self, omega, at):
         """[B eq. 72] on the batch: mean over all pairs of ReLU(−(α_i − α_j)·(ω_i − ω_j)), α = α̃/s."""
@@ -143,12 +176,16 @@ class Losses:
         tf = self.tf
         out = self.outputs(omega, training=training, jacobian=local and self.w.jacobian > 0)
         mse_h = tf.reduce_mean(tf.square(out["h"] - h))
-        mse_a = tf.reduce_mean(tf.reduce_sum(tf.square(out["alpha"] - at), axis=1))
+        if self.frame is None:
+            mse_a = tf.reduce_mean(tf.reduce_sum(tf.square(out["alpha"] - at), axis=1))
+        else:  # the network's own components: α_y's error is theirs along G v amplified by 1/(G v)_y
+            mse_a = tf.reduce_mean(tf.reduce_sum(tf.square(out["alpha_net"] - tf.gather(at, self.keep, axis=1)),
+                                                 axis=1))
         mse_u = tf.reduce_mean(tf.reduce_sum(tf.square(out["w"] - w), axis=1))
         total = (self.w.h * self.inv_s2) * mse_h + (self.w.alpha * self.inv_s2) * mse_a + self.w.u * mse_u
         pairs = tf.constant(0.0, dtype=tf.float64)
         if self.w.mono > 0 and mono:
-            pairs = self.monotonicity(omega, out["alpha"])
+            pairs = self.monotonicity(omega, out["alpha_net"])
             total = total + self.w.mono * pairs
         jac = tf.constant(0.0, dtype=tf.float64)
         if out["jacobian"] is not None:

@@ -52,13 +52,14 @@ class ModelWriter:
     name: str
     layout: str
     meta: dict  # the training provenance (:func:`metadata`)
+    rotation: str = ""  # "first_moment": a rotation-invariant network on the reduced coordinates
 
     def network(self, model, **meta) -> export.Network:
         """The model's current weights as a network (``meta``: its ``meta`` field, if given)."""
         b = self.basis
         return model.to_network(basis_kind=b.kind, basis_dim=b.dim, basis_N=b.N, alpha0=self.alpha0,
                                 name=self.name, layout=self.layout, quadrature=self.quad.name,
-                                quadrature_size=self.quad.size, **meta)
+                                quadrature_size=self.quad.size, rotation=self.rotation, **meta)
 
     def checkpoint(self, model, weights: list[np.ndarray], **status) -> None:
         """Write the given (best) weights to the model file without disturbing the training state;

@@ -4,6 +4,9 @@ training and validation sets, and the input/output scalings derived from the tra
 * **Data** (SCIENCE.md §4) from :mod:`hpcclose.data`: a uniform α̃ grid [A 4.1.1], Sobol points of
   B_{M,τ} [B eq. 110], moments sampled directly, or a dataset file; normalised to (ω̃, h̃, α̃, w = (1, ω̃));
   a seeded random split into training and validation sets (10 % validation by default, [A 4.1.2]).
+* **Reduced frame** (``model.rotation``, 2D): every sample turned so that its first moment lies along Ωx
+  (:mod:`hpcclose.closures.neural.rotation`): ω̃ holds the n − 2 reduced coordinates the network sees, α̃ and
+  w the full turned vectors (α_y included: the loss compares the completed α with it).
 * **Scaling** (icnn, monotone, [B eq. 66–70]): μ = mean ω̃ and P = Λᵀ (eigenvectors of the training
   covariance) for the input, h̃ scaled to [0, 1] over the training set; none for the [A] MLP. A run that
   continues a model file (``training.initial_model``) keeps that file's scalings with its weights.
@@ -11,6 +14,7 @@ training and validation sets, and the input/output scalings derived from the tra
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,16 +23,20 @@ import numpy as np
 from ..closures import scaling
 from ..closures.neural import export
 from ..closures.neural.layout import layout_string, symmetry_signs
-from ..data import datasets, moment_sampling, sampling
+from ..closures.neural.rotation import Rotation, reduced_signs, rotation
+from ..data import datasets, moment_sampling, reduced_sampling, sampling
 from ..data.datasets import Dataset
 from ..errors import InputError
 from ..velocity import Basis, Quadrature, make_basis, rules
-from .config import TrainConfig
+from .config import ModelSection, TrainConfig
+
+log = logging.getLogger("hpcclose")
 
 
 @dataclass
 class Samples:
-    """Normalised samples: ω̃ (N, d), h̃ (N,), α̃ (N, d), w = (1, ω̃) (N, n)."""
+    """Normalised samples: ω̃ (N, d), h̃ (N,), α̃ (N, n − 1), w = (1, ω̃) (N, n); d = n − 1, or n − 2 in the
+    reduced frame (ω̃ the reduced coordinates, α̃ and w the full turned vectors)."""
 
     omega: np.ndarray
     h: np.ndarray
@@ -55,13 +63,18 @@ class Prepared:
     val: Samples
     scalings: dict
     start: export.Network | None
+    frame: Rotation | None = None
 
 
 def prepare(cfg: TrainConfig) -> Prepared:
     """Load (or sample) the data, normalise and split it, and derive the scalings (see the module docstring)."""
     basis, quad = velocity(cfg)
     ds = load_data(cfg, basis, quad)
-    train_s, val_s = split(normalise(ds), cfg.data.validation_fraction, cfg.data.seed)
+    frame = rotation(basis) if cfg.model.rotation else None
+    if frame is not None and not ds.attrs.get("reduced"):
+        log.warning("model.rotation: the data were not sampled in the reduced frame (data.reduced); turned "
+                    "into it, they carry the rule's lack of rotation invariance")
+    train_s, val_s = split(normalise(ds, frame), cfg.data.validation_fraction, cfg.data.seed)
     sc = scalings(cfg.model.kind, train_s)
     start = initial_network(cfg, basis, quad)
     if start is not None:  # continue a run: its scalings, not re-derived ones, go with its weights
@@ -69,7 +82,13 @@ def prepare(cfg: TrainConfig) -> Prepared:
                   output_shift=start.output_shift, output_scale=start.output_scale)
         if cfg.model.kind != "mlp":  # the [B] loss scale s is the output scale of these networks
             sc["h_scale"] = float(start.output_scale)
-    return Prepared(basis, quad, ds, train_s, val_s, sc, start)
+    return Prepared(basis, quad, ds, train_s, val_s, sc, start, frame)
+
+
+def network_signs(mc: ModelSection, basis: Basis) -> np.ndarray:
+    """The sign patterns the network averages over: [A eq. 45]'s reflections, or in the reduced frame the
+    one reflection that keeps it (:func:`~hpcclose.closures.neural.rotation.reduced_signs`)."""
+    return reduced_signs(basis, mc.symmetric) if mc.rotation else symmetry_signs(basis, mc.symmetric)
 
 
 def velocity(cfg: TrainConfig) -> tuple[Basis, Quadrature]:
@@ -91,14 +110,15 @@ def load_data(cfg: TrainConfig, basis: Basis, quad: Quadrature) -> Dataset:
         size = d.size if isinstance(d.size, int) else tuple(d.size)
         ds = sampling.sample_grid(basis, quad, size, d.bounds)
     elif d.sampler == "sobol":
-        ds = sampling.sample_sobol(basis, quad, d.count, d.max_norm, d.tau, seed=d.seed)
+        sobol = reduced_sampling.sample_sobol_reduced if d.reduced else sampling.sample_sobol
+        ds = sobol(basis, quad, d.count, d.max_norm, d.tau, seed=d.seed)
         # extra points from smaller balls, each from its own Sobol sequence (seed + 1, seed + 2, …)
-        extra = [sampling.sample_sobol(basis, quad, b.count, b.max_norm, d.tau, seed=d.seed + 1 + k)
-                 for k, b in enumerate(d.extra)]
+        extra = [sobol(basis, quad, b.count, b.max_norm, d.tau, seed=d.seed + 1 + k) for k, b in enumerate(d.extra)]
         if extra:
             ds = datasets.concatenate([ds, *extra], extra=[[b.max_norm, b.count] for b in d.extra])
     elif d.sampler == "moments":
-        ds = moment_sampling.sample_moments(basis, quad, d.count, d.eps, seed=d.seed)
+        moments = reduced_sampling.sample_moments_reduced if d.reduced else moment_sampling.sample_moments
+        ds = moments(basis, quad, d.count, d.eps, seed=d.seed)
     else:
         path = Path(d.file)
         if not path.is_absolute() and not path.exists():
@@ -110,12 +130,21 @@ def load_data(cfg: TrainConfig, basis: Basis, quad: Quadrature) -> Dataset:
     return ds
 
 
-def normalise(ds: Dataset) -> Samples:
-    """Samples of any u0 → normalised (u0 = 1): ω̃ = ũ/u0, h̃ = (h − u0 log u0)/u0 [A eq. 27], α̃ unchanged."""
+def normalise(ds: Dataset, frame: Rotation | None = None) -> Samples:
+    """Samples of any u0 → normalised (u0 = 1): ω̃ = ũ/u0, h̃ = (h − u0 log u0)/u0 [A eq. 27], α̃ unchanged;
+    with a ``frame``, turned into the reduced frame: v = D̃(−θ) ω̃, α_v = D̃(θ)ᵀ α̃ (the inverse transpose),
+    ω̃ the reduced coordinates of v."""
     u0, omega = scaling.normalise(ds.u)
     h = (ds.h - u0 * np.log(u0)) / u0
+    alpha = ds.alpha[:, 1:]
+    if frame is not None:
+        c, s, v = frame.reduce(omega)
+        alpha = np.einsum("bji,bj->bi", frame.matrices(c, s), alpha)
+        omega = v
     w = np.concatenate([np.ones((u0.size, 1)), omega], axis=1)
-    return Samples(np.ascontiguousarray(omega), h, np.ascontiguousarray(ds.alpha[:, 1:]), w)
+    if frame is not None:
+        omega = omega[:, frame.keep]
+    return Samples(np.ascontiguousarray(omega), h, np.ascontiguousarray(alpha), w)
 
 
 def split(s: Samples, fraction: float, seed: int) -> tuple[Samples, Samples]:
@@ -159,10 +188,12 @@ def initial_network(cfg: TrainConfig, basis: Basis, quad: Quadrature) -> export.
         # file holds at the first step; L-BFGS evaluates them with the stored (moving) statistics.
         raise InputError(f"{where}: {path!r} is a monotone network; continue it with training.epochs = 0 "
                          "(L-BFGS only), since Adam would renormalise its batch norms with batch statistics")
-    if net.architecture != mc.kind or net.layout != want:
-        raise InputError(f"{where}: {path!r} is a {net.architecture} {net.layout} network; the [model] table "
-                         f"asks for {mc.kind} {want}")
-    if np.asarray(net.signs).shape != np.asarray(symmetry_signs(basis, mc.symmetric)).shape:
+    if net.architecture != mc.kind or net.layout != want or bool(net.rotation) != mc.rotation:
+        raise InputError(f"{where}: {path!r} is a {net.architecture} {net.layout} network"
+                         f"{' (rotation-invariant)' if net.rotation else ''}; the [model] table asks for "
+                         f"{mc.kind} {want}{' (rotation-invariant)' if mc.rotation else ''}")
+    signs = network_signs(mc, basis)
+    if np.asarray(net.signs).shape != signs.shape:
         raise InputError(f"{where}: {path!r} has {len(net.signs)} symmetry flips; model.symmetric = "
-                         f"{str(mc.symmetric).lower()} needs {len(symmetry_signs(basis, mc.symmetric))}")
+                         f"{str(mc.symmetric).lower()} needs {len(signs)}")
     return net

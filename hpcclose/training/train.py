@@ -26,10 +26,10 @@ import numpy as np
 
 from .. import devices
 from ..closures.neural import export
-from ..closures.neural.layout import default_name, layout_string, symmetry_signs
+from ..closures.neural.layout import default_name, layout_string
 from . import convexity, evaluation, loop, outputs
 from .config import TrainConfig
-from .samples import Prepared, prepare
+from .samples import Prepared, network_signs, prepare
 
 log = logging.getLogger("hpcclose")
 
@@ -81,7 +81,7 @@ def train(cfg: TrainConfig, progress: bool = True, epochs: int | None = None) ->
     prep = prepare(cfg)
     mc, tc = cfg.model, cfg.training
     lw = L.weights(mc.kind, cfg.loss, prep.train.w)
-    name = mc.name or default_name(mc.kind, mc.width, mc.depth, prep.basis, mc.symmetric)
+    name = mc.name or default_name(mc.kind, mc.width, mc.depth, prep.basis, mc.symmetric) + "_rot" * mc.rotation
     log.info("training %s on %d samples (%d validation): %s", name, prep.train.count, prep.val.count,
              prep.dataset.describe())
 
@@ -89,13 +89,15 @@ def train(cfg: TrainConfig, progress: bool = True, epochs: int | None = None) ->
     tf.keras.utils.set_random_seed(tc.seed)
     with tf.device(device):
         model = _build(cfg, prep)
-        loss = L.Losses(model, prep.basis, prep.quad, mc.alpha0_convention, lw, prep.scalings["h_scale"])
+        loss = L.Losses(model, prep.basis, prep.quad, mc.alpha0_convention, lw, prep.scalings["h_scale"],
+                        frame=prep.frame)
         c = lambda a: tf.constant(np.asarray(a, dtype=np.float64))  # noqa: E731
         T = [c(prep.train.omega), c(prep.train.h), c(prep.train.alpha), c(prep.train.w)]
         V = [c(prep.val.omega), c(prep.val.h), c(prep.val.alpha), c(prep.val.w)]
         writer = outputs.ModelWriter(Path(cfg.output.model), prep.basis, prep.quad, mc.alpha0_convention, name,
                                      layout_string(mc.kind, mc.width, mc.depth),
-                                     outputs.metadata(cfg, prep, lw, device, name))
+                                     outputs.metadata(cfg, prep, lw, device, name),
+                                     "first_moment" if mc.rotation else "")
         run = loop.adam(model, loss, T, V, tc, writer, epochs or tc.epochs, progress)
         lbfgs_info = _refine(model, loss, T, V, cfg, prep, run, writer, progress) if tc.lbfgs_iterations else {}
         net = writer.network(model)
@@ -110,7 +112,7 @@ def _build(cfg: TrainConfig, prep: Prepared):
     from ..closures.neural import models
 
     mc, sc = cfg.model, prep.scalings
-    model = models.build(mc.kind, prep.basis.n - 1, mc.width, mc.depth, symmetry_signs(prep.basis, mc.symmetric),
+    model = models.build(mc.kind, prep.train.omega.shape[1], mc.width, mc.depth, network_signs(mc, prep.basis),
                          sc["input_shift"], sc["input_matrix"], sc["output_shift"], sc["output_scale"],
                          seed=mc.seed)
     if prep.start is not None:
@@ -133,7 +135,7 @@ def _refine(model, loss, T: list, V: list, cfg: TrainConfig, prep: Prepared, run
     box = None  # unlabelled points of the Jacobian term, over the whole region of the training set
     if loss.w.jacobian > 0 and cfg.loss.jacobian_box_points:
         box = convexity.random_realizable(prep.basis, prep.train.omega, cfg.loss.jacobian_box_points,
-                                          seed=tc.seed + 7919)
+                                          seed=tc.seed + 7919, frame=prep.frame)
     info = loop.refine(model, loss, T, V, tc, run.history, run.epochs_run, progress, save_iterate,
                        (cfg.loss.jacobian_points, box))
     run.stop_reason += f"; L-BFGS {info['iterations']} iterations ({info['message']})"

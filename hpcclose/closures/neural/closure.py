@@ -10,9 +10,11 @@ alpha0 : "gradient" ([A eq. 37], exact gradient of the extended entropy h_a, ent
     "normalisation" ([B eq. 44, 47], ⟨G⟩ = u0 exactly); default: the convention the network was trained with.
 
 Multipliers for moments u (ncells, n) with u0 > 0: ω̃ = ũ/u0, α̃ from the network, α0 by the convention
-(SCIENCE.md §3). Warm starts are ignored, no iterations, nothing regularised; non-finite moments or
-u0 ≤ 0 raise :class:`RealizabilityError` (realizability itself is not checked: a network extrapolates;
-the "hybrid" closure checks the reconstructed moments instead).
+(SCIENCE.md §3); a rotation-invariant 2D network sees the moments turned so that their first moment lies
+along Ωx (:mod:`.rotated`), so the closure commutes with rotations about Ωz. Warm starts are ignored, no
+iterations, nothing regularised; non-finite moments or u0 ≤ 0 raise :class:`RealizabilityError`
+(realizability itself is not checked: a network extrapolates; the "hybrid" closure checks the reconstructed
+moments instead).
 
 Entropy. For the entropy networks :meth:`entropy` returns the extended network entropy
 h_a(u) = u0 h̃(ω̃) + u0 log u0 [A eq. 33] — the entropy this closure dissipates (it is the closure of h_a
@@ -62,7 +64,11 @@ class NetworkClosure(Closure):
             raise InputError(f"{where}.alpha0: 'gradient' needs an entropy network (mlp, icnn); the monotone "
                              "network gives α̃ only: use 'normalisation'")
         self.net, self.alpha0, self.backend = net, alpha0, backend
-        if backend == "cpu":
+        if net.rotation:  # a rotation-invariant network: turned into its reduced frame and back
+            from .rotated import RotatedNetwork
+
+            self.impl = RotatedNetwork(net, basis, quad, backend)
+        elif backend == "cpu":
             from .cpu import CpuNetwork
 
             self.impl = CpuNetwork(net, basis, quad)

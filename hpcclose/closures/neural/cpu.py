@@ -40,11 +40,15 @@ from .export import MONOTONE_KEYS, Network
 class CpuNetwork:
     """Numba evaluation of a :class:`Network` for one basis and quadrature."""
 
-    def __init__(self, net: Network, basis: Basis, quad: Quadrature):
+    def __init__(self, net: Network, basis: Basis, quad: Quadrature,
+                 nodes: tuple[np.ndarray, np.ndarray] | None = None):
+        """``nodes``: (m̃ (Q, d), w (Q,)) of the α0 normalisation instead of the basis at the rule's nodes
+        (:mod:`.rotated` evaluates a reduced network whose α0 it computes itself)."""
         self.net = net
-        m = np.asarray(basis.evaluate(quad), dtype=float)
-        self.mtil = np.ascontiguousarray(m[:, 1:].T)
-        self.logw = np.ascontiguousarray(np.log(quad.weights))
+        mtil, w = nodes if nodes is not None else (np.asarray(basis.evaluate(quad), dtype=float)[:, 1:],
+                                                   quad.weights)
+        self.mtil = np.ascontiguousarray(np.asarray(mtil, dtype=float).T)
+        self.logw = np.ascontiguousarray(np.log(w))
         self.P = np.ascontiguousarray(net.input_matrix, dtype=float)
         self.mu = np.ascontiguousarray(net.input_shift, dtype=float)
         self.signs = np.ascontiguousarray(net.signs, dtype=float)

@@ -23,6 +23,9 @@ File layout (format ``hpcclose-network``, version 1)::
                  convexity (JSON)
     /input/shift (d,)  /input/matrix (d, d)  /input/signs (S, d)
     /output/shift (1,) or (d,)  /output/scale ()
+    root attr rotation (optional, version 1 files without it: "")  "" or "first_moment": a rotation-invariant
+                 2D network (:mod:`.rotation`) whose d = n − 2 inputs are the reduced coordinates (the
+                 moments turned so that their first moment lies along Ωx, without the y component)
     /layers/NNN  (mlp, icnn)  datasets Wz (out, in) [absent for the first layer], Wx (out, d)
                  [absent where the layer does not see the input], b (out,); attrs activation
                  ("softplus" | "linear"), nonneg (true where Wz must be ≥ 0: ICNN)
@@ -61,6 +64,7 @@ FORMAT_VERSION = 1
 ARCHITECTURES = ("mlp", "icnn", "monotone")
 ALPHA0_CONVENTIONS = ("gradient", "normalisation")
 ACTIVATIONS = ("softplus", "linear")
+ROTATIONS = ("", "first_moment")
 # The weights of a monotone ResNet: per block (and for the tail) two folded batch norms and two dense
 # layers; MONOTONE_KEYS is every array of the file, in the order the cpu kernel takes them.
 MONOTONE_BLOCK = ("bn1_scale", "bn1_shift", "W1", "b1", "bn2_scale", "bn2_shift", "W2", "b2")
@@ -120,11 +124,12 @@ class Network:
     quadrature: str = ""
     quadrature_size: int = 0
     meta: dict = field(default_factory=dict)
+    rotation: str = ""  # "first_moment": inputs are the reduced coordinates of :mod:`.rotation`
 
     # --- shape -------------------------------------------------------------------------------------
     @property
     def n(self) -> int:
-        return self.input_shift.size + 1
+        return self.input_shift.size + (2 if self.rotation else 1)
 
     @property
     def d(self) -> int:
@@ -142,7 +147,8 @@ class Network:
     def describe(self) -> str:
         return (f"{self.architecture} network {self.name!r} ({self.layout}), {self.basis_kind} basis "
                 f"{self.basis_dim}D N={self.basis_N}, α0 by {self.alpha0}"
-                + (f", symmetrised over {self.signs.shape[0]} flips" if self.symmetric else ""))
+                + (f", symmetrised over {self.signs.shape[0]} flips" if self.symmetric else "")
+                + (", rotation-invariant (reduced inputs)" if self.rotation else ""))
 
     def velocity(self) -> tuple[Basis, Quadrature]:
         """The basis and quadrature the network was trained under, rebuilt from the file's attributes."""
@@ -174,6 +180,8 @@ class Network:
             bad(f"unknown architecture {self.architecture!r}; known: {', '.join(ARCHITECTURES)}")
         if self.alpha0 not in ALPHA0_CONVENTIONS:
             bad(f"unknown alpha0 convention {self.alpha0!r}")
+        if self.rotation not in ROTATIONS or (self.rotation and self.basis_dim != 2):
+            bad(f"rotation {self.rotation!r}: known {ROTATIONS[1:]}, for 2D networks only")
         if self.input_matrix.shape != (d, d) or self.signs.ndim != 2 or self.signs.shape[1] != d:
             bad(f"input matrix {self.input_matrix.shape} / signs {self.signs.shape} do not fit {d} inputs")
         if not (np.isfinite(self.output_scale) and self.output_scale > 0):
@@ -301,6 +309,8 @@ def save(path: str | os.PathLike, net: Network) -> Path:
             a["quadrature_size"] = net.quadrature_size
             a["alpha0"] = net.alpha0
             a["symmetric"] = net.symmetric
+            if net.rotation:
+                a["rotation"] = net.rotation
             a["hpcclose_version"] = __version__
             a["created"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
             for key in ("training", "test_errors", "convexity"):
@@ -385,7 +395,7 @@ def load(model: str | os.PathLike, basis: Basis | None = None, quad: Quadrature 
                 output_scale=float(f["output/scale"][()]), alpha0=_str(a["alpha0"]), layers=layers,
                 monotone=mono, name=_str(a.get("name", path.stem)), layout=_str(a.get("layout", "")),
                 quadrature=_str(a.get("quadrature", "")), quadrature_size=int(a.get("quadrature_size", 0)),
-                meta=meta)
+                meta=meta, rotation=_str(a.get("rotation", "")))
         except KeyError as exc:
             raise InputError(f"{path}: network file lacks {exc.args[0]!r} (damaged or not written by "
                              "hpcclose train)") from None

@@ -25,16 +25,19 @@ from .export import Network
 class TFNetwork:
     """TensorFlow (XLA) evaluation of a :class:`Network` for one basis and quadrature."""
 
-    def __init__(self, net: Network, basis: Basis, quad: Quadrature, rank: int | None = None):
+    def __init__(self, net: Network, basis: Basis, quad: Quadrature, rank: int | None = None,
+                 nodes: tuple[np.ndarray, np.ndarray] | None = None):
+        """``nodes``: (m̃ (Q, d), w (Q,)) of the α0 normalisation instead of the basis at the rule's nodes."""
         tf = devices.tensorflow()
         self.tf = tf
         self.net = net
         self.device = devices.place_rank(rank)
-        m = np.asarray(basis.evaluate(quad), dtype=float)
+        mtil, w = nodes if nodes is not None else (np.asarray(basis.evaluate(quad), dtype=float)[:, 1:],
+                                                   quad.weights)
         c = lambda a: tf.constant(np.asarray(a, dtype=np.float64))  # noqa: E731
         with tf.device(self.device):
-            self.mtil = c(m[:, 1:])                     # (Q, d)
-            self.logw = c(np.log(quad.weights))         # (Q,)
+            self.mtil = c(mtil)                         # (Q, d)
+            self.logw = c(np.log(w))                    # (Q,)
             self.P = c(net.input_matrix)
             self.mu = c(net.input_shift)
             self.signs = [c(s) for s in net.signs]

@@ -26,6 +26,7 @@ import numpy as np
 
 from ...velocity import Basis
 from .export import MONOTONE_BLOCK, DenseLayer, Network
+from .rotation import reduced_signs
 
 SIGMA0 = float(np.log(2.0))
 DSIGMA0 = 0.5
@@ -80,12 +81,14 @@ def symmetry_signs(basis: Basis, symmetric: bool) -> np.ndarray:
 
 
 def random_network(arch: str, basis: Basis, width: int, depth: int, seed: int = 0, symmetric: bool = False,
-                   alpha0: str | None = None, input_scale: float = 1.0, quadrature: str = "") -> Network:
+                   alpha0: str | None = None, input_scale: float = 1.0, quadrature: str = "",
+                   rotation: bool = False) -> Network:
     """A network with random weights drawn like the initialisation (tests, benchmarks): biases are drawn
     too (N(0, 0.1²)) so every code path is exercised; a random orthogonal input map and a non-trivial
-    output scaling are used for icnn/monotone."""
+    output scaling are used for icnn/monotone. ``rotation``: a rotation-invariant 2D network on the n − 2
+    reduced coordinates (:mod:`.rotation`)."""
     rng = np.random.default_rng(seed)
-    d = basis.n - 1
+    d = basis.n - (2 if rotation else 1)
     if arch == "mlp":
         P, mu = np.eye(d), np.zeros(d)
         out_shift, out_scale = np.zeros(1), 1.0
@@ -95,7 +98,9 @@ def random_network(arch: str, basis: Basis, width: int, depth: int, seed: int = 
         out_shift = np.array([-1.5]) if arch == "icnn" else 0.3 * rng.standard_normal(d)
         out_scale = 2.5
     common = dict(architecture=arch, basis_kind=basis.kind, basis_dim=basis.dim, basis_N=basis.N,
-                  input_shift=mu, input_matrix=P, signs=symmetry_signs(basis, symmetric),
+                  input_shift=mu, input_matrix=P,
+                  signs=reduced_signs(basis, symmetric) if rotation else symmetry_signs(basis, symmetric),
+                  rotation="first_moment" if rotation else "",
                   output_shift=out_shift, output_scale=out_scale,
                   alpha0=alpha0 or ("gradient" if arch == "mlp" else "normalisation"),
                   name=default_name(arch, width, depth, basis, symmetric),
