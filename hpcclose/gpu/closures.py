@@ -25,6 +25,10 @@ __all__ = ["DeviceClosure", "to_device"]
 
 def to_device(closure: Closure) -> DeviceClosure:
     """The device version of ``closure``; an :class:`InputError` naming it if it has none."""
+    network = closure.network if isinstance(closure, HybridClosure) else closure
+    if isinstance(network, NetworkClosure) and network.net.rotation:
+        raise InputError(f"closure {closure.name!r}: the rotation-invariant network {network.net.name!r} has no GPU "
+                         "version yet (its reduced-frame turn runs on the host); use parallel.device = \"cpu\"")
     if isinstance(closure, NewtonClosure):
         return DeviceNewton(closure)
     if isinstance(closure, NetworkClosure):

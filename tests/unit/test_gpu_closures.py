@@ -216,6 +216,19 @@ else:
             to_device(get_closure("m1_exact", basis, quad))
         assert "\n" not in str(exc.value)
 
+    def test_rotation_invariant_network_is_refused_on_the_device():
+        """Its reduced-frame turn runs on the host: the device must not run the bare network instead."""
+        from hpcclose.closures.neural import export
+        from hpcclose.velocity import rules
+
+        basis, _ = export.load("ICNN20x7_M2_2D_rot").velocity()
+        quad = rules.build(2, 2, (10, 40))
+        for name, opts in (("icnn", {"model": "ICNN20x7_M2_2D_rot"}),
+                           ("hybrid", {"network": "icnn", "model": "ICNN20x7_M2_2D_rot"})):
+            with pytest.raises(InputError, match="rotation-invariant") as exc:
+                to_device(get_closure(name, basis, quad, **opts))
+            assert "\n" not in str(exc.value)
+
 
 @pytest.mark.slow
 def test_kernels_compile_for_a_gpu():
