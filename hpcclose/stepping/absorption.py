@@ -26,7 +26,8 @@ class AbsorptionRecorder(Observer):
         regions = sim.problem.absorption_regions(centres)
         self.names: list[str] = list(regions)
         # rate_r = Σ_cells w_r · u0 with w_r = mask_r σa ΔA: one small matrix-vector product per step
-        self._weights = np.array([(mask * sigma_a).ravel() * sim.grid.cell_volume for mask in regions.values()])
+        self._weights = np.array([(mask * sigma_a).ravel() * sim.grid.cell_volume for mask in regions.values()],
+                                 dtype=float).reshape(len(regions), sigma_a.size)
         self._cell_volume = sim.grid.cell_volume
         self.rows: list[dict[str, float]] = []
         self._rate = np.zeros(len(self.names))

@@ -1,0 +1,249 @@
+"""2D benchmarks at scale (issue 22): the line source's L1 error against the exact solution, and the
+absorption quantities of interest of the lattice (checkerboard) and the hohlraum, for M_N and P_N.
+
+    .venv/bin/python drivers/benchmarks_2d.py line-source [--models M1,M2,P1,P2,P3,P4,P5,P6,P7]
+        [--cells 200] [--quadrature 16,32] [--set KEY=VALUE …] [--out bench-out]
+    .venv/bin/python drivers/benchmarks_2d.py qoi inputs/hohlraum_m1.toml [--models M1,P3,P5,P7]
+        [--cells 130,260] [--quadrature 12,24] [--set KEY=VALUE …] [--out bench-out]
+
+Models: ``M<N>`` is the Newton M_N closure on the monomial basis, ``P<N>`` the P_N closure on the real
+spherical harmonics (``--set`` comes after the model's own settings, so ``--set velocity.basis=…`` wins).
+Every run is serial (COMM_SELF) and writes no files of its own. Rows are merged into
+``<out>/line_source_l1.json`` or ``<out>/qoi_<problem>.json`` (a rerun replaces the row of the same model,
+grid, quadrature and settings), so further rows (M3–M5 once 2D N > 2 exists) are one more command; the
+tables are printed as Markdown and drawn to PNG next to the JSON.
+
+line-source: inputs/line_source_m2.toml at t = 1 on [cells]², L1 = Σ |u0 − ū0_exact| ΔA against the exact
+cell averages (the Gaussian pulse's exact solution plus the floor, hpcclose.problems.line_source_exact).
+qoi: the problem's absorption regions cumulated over [0, t_final] (hpcclose.stepping.absorption); u0 over
+the whole sphere, i.e. twice KiT-RT's hemisphere values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from mpi4py import MPI
+
+from hpcclose import config
+from hpcclose.errors import InputError, script_main
+from hpcclose.solver import Simulation
+from hpcclose.stepping.absorption import AbsorptionRecorder
+
+LINE_SOURCE = Path(__file__).resolve().parents[1] / "inputs" / "line_source_m2.toml"
+#: Closure and basis of each model family.
+FAMILIES = {"M": ("newton", "monomial"), "P": ("pn", "spherical_harmonics")}
+#: Points kept of each QoI time series in the JSON.
+SERIES_POINTS = 400
+
+
+def model_overrides(model: str) -> list[str]:
+    """``M<N>`` / ``P<N>`` → the overrides choosing its closure, basis and order."""
+    match = re.fullmatch(r"([MP])(\d+)", model)
+    if not match:
+        raise InputError(f"--models: {model!r} is not M<N> or P<N>")
+    closure, basis = FAMILIES[match[1]]
+    return [f"closure.name='{closure}'", f"velocity.basis='{basis}'", f"velocity.order={int(match[2])}"]
+
+
+def simulate(path: Path, overrides: list[str], recorder: bool = False) -> tuple[Simulation, float, object]:
+    """Run ``path`` with ``overrides`` to t_final on one rank; (sim, wall seconds, recorder or None)."""
+    sim = Simulation(config.load(path, overrides + ["output.progress=false"]), comm=MPI.COMM_SELF)
+    rec = None
+    if recorder:
+        rec = AbsorptionRecorder(sim)
+        sim.observers.add(rec)
+        rec.start(sim)
+    start = time.perf_counter()
+    while not sim.done():
+        sim.step()
+    return sim, time.perf_counter() - start, rec
+
+
+def _key(row: dict) -> tuple:
+    return row["model"], row["cells"], tuple(row["quadrature"]), tuple(row["sets"])
+
+
+def merge(path: Path, rows: list[dict]) -> list[dict]:
+    """Rows of ``path`` with ``rows`` replacing those of the same key; written back, returned."""
+    old = json.loads(path.read_text()) if path.exists() else []
+    new = {_key(r): r for r in old} | {_key(r): r for r in rows}
+    merged = sorted(new.values(), key=lambda r: (r["cells"], r["model"][0], int(r["model"][1:]), r["sets"]))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(merged, indent=1))
+    return merged
+
+
+def _settings(args, model: str, cells: int) -> list[str]:
+    quad = [f"velocity.quadrature=[{args.quadrature}]"] if args.quadrature else []
+    return model_overrides(model) + [f"mesh.cells=[{cells},{cells}]"] + quad + args.set
+
+
+def _row(args, model: str, cells: int, sim: Simulation, wall: float) -> dict:
+    return {"model": model, "cells": cells, "quadrature": list(sim.cfg.velocity.quadrature), "sets": args.set,
+            "t": sim.t, "steps": sim.step_count, "wall_s": round(wall, 2)}
+
+
+def line_source(args) -> list[dict]:
+    """L1 error of u0 at t_final against the exact cell averages, and the azimuthally binned profile."""
+    rows = []
+    for cells in args.cells:
+        for model in args.models:
+            sim, wall, _ = simulate(LINE_SOURCE, _settings(args, model, cells))
+            d = sim.decomp
+            centres = tuple(d.local_centers(a) for a in range(2))
+            solution = sim.problem.exact(sim.t)
+            if solution is None:
+                raise InputError(f"{model}: no exact solution for these problem settings ({sim.problem.describe()})")
+            exact = solution.cell_averages(centres, sim.grid.spacing)
+            u0 = sim.u[..., 0]
+            y, x = np.meshgrid(*centres, indexing="ij")
+            # azimuthal average in rings one cell wide: the radial profile to draw against the exact one
+            ring = np.floor(np.hypot(x, y) / sim.grid.spacing[0]).astype(int).ravel()
+            count = np.bincount(ring)
+            keep = count > 0
+            row = _row(args, model, cells, sim, wall) | {
+                "L1": float(np.abs(u0 - exact).sum() * sim.grid.cell_volume),
+                "profile_r": ((np.arange(count.size)[keep] + 0.5) * sim.grid.spacing[0]).tolist(),
+                "profile_u0": (np.bincount(ring, u0.ravel())[keep] / count[keep]).tolist()}
+            rows.append(row)
+            print(f"{model} {cells}²: L1 = {row['L1']:.4e} ({wall:.0f} s)", flush=True)
+    return rows
+
+
+def qoi(args) -> list[dict]:
+    """Cumulated absorption per region (and the mass) at t_final, with the time series."""
+    rows = []
+    for cells in args.cells:
+        for model in args.models:
+            sim, wall, rec = simulate(Path(args.input), _settings(args, model, cells), recorder=True)
+            keep = np.unique(np.linspace(0, len(rec.rows) - 1, SERIES_POINTS).astype(int))
+            series = {k: [rec.rows[i][k] for i in keep] for k in rec.rows[-1]}
+            row = _row(args, model, cells, sim, wall) | {"problem": sim.problem.name, "regions": rec.names,
+                                                           "final": rec.rows[-1], "series": series}
+            rows.append(row)
+            totals = ", ".join(f"{k} {rec.rows[-1][k + '_total']:.5g}" for k in rec.names)
+            print(f"{model} {cells}²: {totals} ({wall:.0f} s)", flush=True)
+    return rows
+
+
+def _table_line_source(rows: list[dict]) -> str:
+    lines = ["| model | cells | quadrature | L1 error | steps | wall |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r['model']} | {r['cells']}² | {r['quadrature']} | {r['L1']:.4f} | {r['steps']} | "
+              f"{r['wall_s']:.0f} s |" for r in rows]
+    return "\n".join(lines)
+
+
+def _table_qoi(rows: list[dict]) -> str:
+    regions = rows[0]["regions"]
+    lines = ["| model | cells | quadrature | " + " | ".join(f"{k} (cumulated)" for k in regions)
+             + " | mass | wall |", "|---" * (len(regions) + 5) + "|"]
+    lines += [f"| {r['model']} | {r['cells']}² | {r['quadrature']} | "
+              + " | ".join(f"{r['final'][k + '_total']:.5g}" for k in regions)
+              + f" | {r['final']['mass']:.5g} | {r['wall_s']:.0f} s |" for r in rows]
+    return "\n".join(lines)
+
+
+def _plot_line_source(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from hpcclose.problems import get_problem
+
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    r = np.linspace(0.0, 1.3, 1301)
+    exact = get_problem("line_source", {}).exact(rows[0]["t"])
+    ax.plot(r, exact.profile(r), "k-", lw=2, label=exact.label)
+    for row in rows:
+        ax.plot(row["profile_r"], row["profile_u0"], lw=1, label=f"{row['model']}, {row['cells']}²")
+    ax.set(xlabel="r", ylabel="u0 (azimuthal mean)", xlim=(0, 1.3), title="line source, t = 1")
+    ax.legend(fontsize=7, ncol=2)
+    for family, marker in (("M", "o-"), ("P", "s-")):
+        for cells in sorted({r["cells"] for r in rows}):
+            pts = sorted((int(r["model"][1:]), r["L1"]) for r in rows
+                         if r["model"][0] == family and r["cells"] == cells)
+            if pts:
+                ax2.semilogy(*zip(*pts, strict=True), marker, label=f"{family}_N, {cells}²")
+    ax2.set(xlabel="N", ylabel="L1 error of u0", title="error against the exact solution")
+    ax2.legend(fontsize=8)
+    for a in (ax, ax2):
+        a.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def _plot_qoi(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    regions = rows[0]["regions"]
+    fig, axes = plt.subplots(1, len(regions), figsize=(4.5 * len(regions), 3.8), squeeze=False)
+    for ax, k in zip(axes[0], regions, strict=True):
+        for row in rows:
+            ax.plot(row["series"]["t"], row["series"][k + "_total"], lw=1, label=f"{row['model']}, {row['cells']}²")
+        ax.set(xlabel="t", title=f"{rows[0]['problem']}: cumulated absorption, {k}")
+        ax.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def _ints(text: str, what: str) -> list[int]:
+    try:
+        return [int(s) for s in text.split(",")]
+    except ValueError:
+        raise InputError(f"{what} {text!r}: expected comma-separated integers") from None
+
+
+@script_main("benchmarks_2d")
+def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv``, run the benchmark's models, merge, print and draw the rows; 0 on success, 2 on bad input."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="study", required=True)
+    ls = sub.add_parser("line-source", help="L1 error against the exact line source at t = 1")
+    qo = sub.add_parser("qoi", help="absorption QoIs of an input (lattice, hohlraum)")
+    qo.add_argument("input", help="a simulation input whose problem names absorption regions")
+    for p, models, cells in ((ls, "M1,M2,P1,P2,P3,P4,P5,P6,P7", "200"), (qo, "M1,P3,P5,P7", "")):
+        p.add_argument("--models", default=models, help="comma-separated M<N> / P<N>")
+        p.add_argument("--cells", default=cells, help="cells per axis, comma-separated (default: the input's)")
+        p.add_argument("--quadrature", default="16,32" if p is ls else "", help="n_mu,n_phi of the sphere rule")
+        p.add_argument("--set", action="append", default=[], help="a further input override (after the model's)")
+        p.add_argument("--out", default="bench-out")
+    args = ap.parse_args(argv)
+    args.models = [m.strip() for m in args.models.split(",")]
+    for m in args.models:
+        model_overrides(m)
+    if args.quadrature:
+        _ints(args.quadrature, "--quadrature")
+    out = Path(args.out)
+    if args.study == "line-source":
+        args.cells = _ints(args.cells, "--cells")
+        path = out / "line_source_l1.json"
+        rows = merge(path, line_source(args))
+        print(_table_line_source(rows))
+        _plot_line_source(rows, path.with_suffix(".png"))
+    else:
+        if not Path(args.input).is_file():
+            raise InputError(f"{args.input}: no such input file")
+        base = config.load(args.input)
+        args.cells = _ints(args.cells, "--cells") if args.cells else [base.mesh.cells[0]]
+        path = out / f"qoi_{base.problem.name}.json"
+        rows = merge(path, qoi(args))
+        print(_table_qoi(rows))
+        _plot_qoi(rows, path.with_suffix(".png"))
+    print(f"wrote {path} and {path.with_suffix('.png')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
