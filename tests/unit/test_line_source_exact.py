@@ -120,3 +120,4 @@ def test_problem_hooks():
     np.testing.assert_allclose(exact.cell_averages(centres, (0.1,)),
                                plane_source_cell_averages(np.linspace(-1.1, 1.1, 23), 1.0) + 2 * plane.p.f_floor)
     assert get_problem("plane_source", {"variant": "smooth"}).exact(1.0) is None
+
