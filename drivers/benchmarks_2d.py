@@ -2,9 +2,9 @@
 absorption quantities of interest of the lattice (checkerboard) and the hohlraum, for M_N and P_N.
 
     .venv/bin/python drivers/benchmarks_2d.py line-source [--models M1,M2,P1,P2,P3,P4,P5,P6,P7]
-        [--cells 200] [--quadrature 16,32] [--set KEY=VALUE …] [--out bench-out]
+        [--cells 200] [--quadrature N_MU,N_PHI] [--set KEY=VALUE …] [--out bench-out]
     .venv/bin/python drivers/benchmarks_2d.py qoi inputs/hohlraum_m1.toml [--models M1,P3,P5,P7]
-        [--cells 130,260] [--quadrature 12,24] [--set KEY=VALUE …] [--out bench-out]
+        [--cells 130,260] [--quadrature N_MU,N_PHI] [--set KEY=VALUE …] [--out bench-out]
 
 Models: ``M<N>`` is the Newton M_N closure on the monomial basis, ``P<N>`` the P_N closure on the real
 spherical harmonics (``--set`` comes after the model's own settings, so ``--set velocity.basis=…`` wins).
@@ -33,6 +33,7 @@ from mpi4py import MPI
 
 from hpcclose import config
 from hpcclose.errors import InputError, script_main
+from hpcclose.io.files import atomic_write_text
 from hpcclose.solver import Simulation
 from hpcclose.stepping.absorption import AbsorptionRecorder
 
@@ -67,7 +68,7 @@ def simulate(path: Path, overrides: list[str], recorder: bool = False) -> tuple[
 
 
 def _key(row: dict) -> tuple:
-    return row["model"], row["cells"], tuple(row["quadrature"]), tuple(row["sets"])
+    return row["model"], row["cells"], row["quadrature"], tuple(row["sets"])
 
 
 def merge(path: Path, rows: list[dict]) -> list[dict]:
@@ -76,22 +77,25 @@ def merge(path: Path, rows: list[dict]) -> list[dict]:
     new = {_key(r): r for r in old} | {_key(r): r for r in rows}
     merged = sorted(new.values(), key=lambda r: (r["cells"], r["model"][0], int(r["model"][1:]), r["sets"]))
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(merged, indent=1))
+    atomic_write_text(path, json.dumps(merged, indent=1))
     return merged
 
 
 def _settings(args, model: str, cells: int) -> list[str]:
+    # no --quadrature: the rule the order needs (hemisphere Lebedev of degree 6N + 5)
     quad = [f"velocity.quadrature=[{args.quadrature}]"] if args.quadrature else []
     return model_overrides(model) + [f"mesh.cells=[{cells},{cells}]"] + quad + args.set
 
 
 def _row(args, model: str, cells: int, sim: Simulation, wall: float) -> dict:
-    return {"model": model, "cells": cells, "quadrature": list(sim.cfg.velocity.quadrature), "sets": args.set,
+    return {"model": model, "cells": cells, "quadrature": sim.quad.name, "nodes": sim.quad.size,
+            "degree": sim.quad.degree, "sets": args.set,
             "t": sim.t, "steps": sim.step_count, "wall_s": round(wall, 2)}
 
 
-def line_source(args) -> list[dict]:
-    """L1 error of u0 at t_final against the exact cell averages, and the azimuthally binned profile."""
+def line_source(args, path: Path) -> list[dict]:
+    """L1 error of u0 at t_final against the exact cell averages, and the azimuthally binned profile; each
+    row merged into ``path`` as soon as it is done (a long study keeps what it finished)."""
     rows = []
     for cells in args.cells:
         for model in args.models:
@@ -112,13 +116,14 @@ def line_source(args) -> list[dict]:
                 "L1": float(np.abs(u0 - exact).sum() * sim.grid.cell_volume),
                 "profile_r": ((np.arange(count.size)[keep] + 0.5) * sim.grid.spacing[0]).tolist(),
                 "profile_u0": (np.bincount(ring, u0.ravel())[keep] / count[keep]).tolist()}
-            rows.append(row)
+            rows = merge(path, [row])
             print(f"{model} {cells}²: L1 = {row['L1']:.4e} ({wall:.0f} s)", flush=True)
     return rows
 
 
-def qoi(args) -> list[dict]:
-    """Cumulated absorption per region (and the mass) at t_final, with the time series."""
+def qoi(args, path: Path) -> list[dict]:
+    """Cumulated absorption per region (and the mass) at t_final, with the time series; merged into ``path``
+    row by row."""
     rows = []
     for cells in args.cells:
         for model in args.models:
@@ -127,24 +132,28 @@ def qoi(args) -> list[dict]:
             series = {k: [rec.rows[i][k] for i in keep] for k in rec.rows[-1]}
             row = _row(args, model, cells, sim, wall) | {"problem": sim.problem.name, "regions": rec.names,
                                                            "final": rec.rows[-1], "series": series}
-            rows.append(row)
+            rows = merge(path, [row])
             totals = ", ".join(f"{k} {rec.rows[-1][k + '_total']:.5g}" for k in rec.names)
             print(f"{model} {cells}²: {totals} ({wall:.0f} s)", flush=True)
     return rows
 
 
 def _table_line_source(rows: list[dict]) -> str:
-    lines = ["| model | cells | quadrature | L1 error | steps | wall |", "|---|---|---|---|---|---|"]
-    lines += [f"| {r['model']} | {r['cells']}² | {r['quadrature']} | {r['L1']:.4f} | {r['steps']} | "
+    lines = ["| model | cells | rule (nodes, degree) | L1 error | steps | wall |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r['model']} | {r['cells']}² | {_rule(r)} | {r['L1']:.4f} | {r['steps']} | "
               f"{r['wall_s']:.0f} s |" for r in rows]
     return "\n".join(lines)
 
 
+def _rule(row: dict) -> str:
+    return f"{row['quadrature']} ({row['nodes']}, {row['degree']})"
+
+
 def _table_qoi(rows: list[dict]) -> str:
     regions = rows[0]["regions"]
-    lines = ["| model | cells | quadrature | " + " | ".join(f"{k} (cumulated)" for k in regions)
+    lines = ["| model | cells | rule (nodes, degree) | " + " | ".join(f"{k} (cumulated)" for k in regions)
              + " | mass | wall |", "|---" * (len(regions) + 5) + "|"]
-    lines += [f"| {r['model']} | {r['cells']}² | {r['quadrature']} | "
+    lines += [f"| {r['model']} | {r['cells']}² | {_rule(r)} | "
               + " | ".join(f"{r['final'][k + '_total']:.5g}" for k in regions)
               + f" | {r['final']['mass']:.5g} | {r['wall_s']:.0f} s |" for r in rows]
     return "\n".join(lines)
@@ -216,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     for p, models, cells in ((ls, "M1,M2,P1,P2,P3,P4,P5,P6,P7", "200"), (qo, "M1,P3,P5,P7", "")):
         p.add_argument("--models", default=models, help="comma-separated M<N> / P<N>")
         p.add_argument("--cells", default=cells, help="cells per axis, comma-separated (default: the input's)")
-        p.add_argument("--quadrature", default="16,32" if p is ls else "", help="n_mu,n_phi of the sphere rule")
+        p.add_argument("--quadrature", default="", help="n_mu,n_phi of a product rule (default: the rule the "
+                       "order needs, hemisphere Lebedev of degree 6N + 5)")
         p.add_argument("--set", action="append", default=[], help="a further input override (after the model's)")
         p.add_argument("--out", default="bench-out")
     args = ap.parse_args(argv)
@@ -229,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.study == "line-source":
         args.cells = _ints(args.cells, "--cells")
         path = out / "line_source_l1.json"
-        rows = merge(path, line_source(args))
+        rows = line_source(args, path)
         print(_table_line_source(rows))
         _plot_line_source(rows, path.with_suffix(".png"))
     else:
@@ -238,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         base = config.load(args.input)
         args.cells = _ints(args.cells, "--cells") if args.cells else [base.mesh.cells[0]]
         path = out / f"qoi_{base.problem.name}.json"
-        rows = merge(path, qoi(args))
+        rows = qoi(args, path)
         print(_table_qoi(rows))
         _plot_qoi(rows, path.with_suffix(".png"))
     print(f"wrote {path} and {path.with_suffix('.png')}")

@@ -26,9 +26,10 @@ def test_line_source_rows_merge(driver, tmp_path, capsys):
     assert driver.main(["line-source", "--models", "P3,P1", *common]) == 0
     rows = json.loads((tmp_path / "line_source_l1.json").read_text())
     assert [r["model"] for r in rows] == ["M1", "P1", "P3"]  # P1 replaced, not repeated
-    assert all(0 < r["L1"] < 2 and r["cells"] == 16 and r["quadrature"] == [4, 8] for r in rows)
+    assert all(0 < r["L1"] < 2 and r["cells"] == 16 and r["quadrature"] == "hemisphere(sphere_product(4x8))"
+               and r["nodes"] == 16 for r in rows)
     assert (tmp_path / "line_source_l1.png").exists()
-    assert "| P3 | 16² | [4, 8] |" in capsys.readouterr().out
+    assert "| P3 | 16² | hemisphere(sphere_product(4x8)) (16, 7) |" in capsys.readouterr().out
 
 
 def test_qoi_rows(driver, tmp_path):
