@@ -1,17 +1,17 @@
 """2D benchmarks at scale (issue 22): the line source's L1 error against the exact solution, and the
 absorption quantities of interest of the lattice (checkerboard) and the hohlraum, for M_N and P_N.
 
-    .venv/bin/python drivers/benchmarks_2d.py line-source [--models M1,M2,P1,P2,P3,P4,P5,P6,P7]
+    .venv/bin/python drivers/benchmarks_2d.py line-source [--models M1,M2,M3,M4,M5,P1,P2,P3,P4,P5,P6,P7]
         [--cells 200] [--quadrature N_MU,N_PHI] [--set KEY=VALUE …] [--out bench-out]
     .venv/bin/python drivers/benchmarks_2d.py qoi inputs/hohlraum_m1.toml [--models M1,P3,P5,P7]
-        [--cells 130,260] [--quadrature N_MU,N_PHI] [--set KEY=VALUE …] [--out bench-out]
+        [--cells 130,260] [--quadrature N_MU,N_PHI] [--set KEY=VALUE …] [--reference P7@260] [--out bench-out]
 
 Models: ``M<N>`` is the Newton M_N closure on the monomial basis, ``P<N>`` the P_N closure on the real
 spherical harmonics (``--set`` comes after the model's own settings, so ``--set velocity.basis=…`` wins).
 Every run is serial (COMM_SELF) and writes no files of its own. Rows are merged into
 ``<out>/line_source_l1.json`` or ``<out>/qoi_<problem>.json`` (a rerun replaces the row of the same model,
-grid, quadrature and settings), so further rows (M3–M5 once 2D N > 2 exists) are one more command; the
-tables are printed as Markdown and drawn to PNG next to the JSON.
+grid, quadrature and settings, each as soon as its run ends), so further rows are one more command and
+``--models ''`` reprints the table; the tables are printed as Markdown and drawn to PNG next to the JSON.
 
 line-source: inputs/line_source_m2.toml at t = 1 on [cells]², L1 = Σ |u0 − ū0_exact| ΔA against the exact
 cell averages (the Gaussian pulse's exact solution plus the floor, hpcclose.problems.line_source_exact).
@@ -96,7 +96,7 @@ def _row(args, model: str, cells: int, sim: Simulation, wall: float) -> dict:
 def line_source(args, path: Path) -> list[dict]:
     """L1 error of u0 at t_final against the exact cell averages, and the azimuthally binned profile; each
     row merged into ``path`` as soon as it is done (a long study keeps what it finished)."""
-    rows = []
+    rows = merge(path, [])  # the rows so far (none run: the table of earlier runs)
     for cells in args.cells:
         for model in args.models:
             sim, wall, _ = simulate(LINE_SOURCE, _settings(args, model, cells))
@@ -124,7 +124,7 @@ def line_source(args, path: Path) -> list[dict]:
 def qoi(args, path: Path) -> list[dict]:
     """Cumulated absorption per region (and the mass) at t_final, with the time series; merged into ``path``
     row by row."""
-    rows = []
+    rows = merge(path, [])  # the rows so far (none run: the table of earlier runs)
     for cells in args.cells:
         for model in args.models:
             sim, wall, rec = simulate(Path(args.input), _settings(args, model, cells), recorder=True)
@@ -149,13 +149,33 @@ def _rule(row: dict) -> str:
     return f"{row['quadrature']} ({row['nodes']}, {row['degree']})"
 
 
-def _table_qoi(rows: list[dict]) -> str:
+def reference_row(rows: list[dict], reference: str, sets: list[str]) -> dict:
+    """The row ``MODEL@CELLS`` (e.g. ``P7@280``) the QoI table is compared with — the one with these ``--set``
+    if there are several: our own finest run where no published value can be had here (docs/benchmarks.md)."""
+    model, _, cells = reference.partition("@")
+    found = sorted((r for r in rows if r["model"] == model and str(r["cells"]) == cells),
+                   key=lambda r: r["sets"] != sets)
+    if not found:
+        have = ", ".join(sorted({f"{r['model']}@{r['cells']}" for r in rows}))
+        raise InputError(f"--reference {reference!r}: no such row (rows: {have})")
+    return found[0]
+
+
+def _table_qoi(rows: list[dict], reference: dict | None = None) -> str:
+    """Cumulated absorption per region at t_final (u0 over the sphere: twice KiT-RT's values), with the
+    relative difference to ``reference`` where one is given."""
     regions = rows[0]["regions"]
-    lines = ["| model | cells | rule (nodes, degree) | " + " | ".join(f"{k} (cumulated)" for k in regions)
+    ref = f" (vs {reference['model']} {reference['cells']}²)" if reference else ""
+    lines = ["| model | cells | rule (nodes, degree) | " + " | ".join(f"{k}{ref}" for k in regions)
              + " | mass | wall |", "|---" * (len(regions) + 5) + "|"]
-    lines += [f"| {r['model']} | {r['cells']}² | {_rule(r)} | "
-              + " | ".join(f"{r['final'][k + '_total']:.5g}" for k in regions)
-              + f" | {r['final']['mass']:.5g} | {r['wall_s']:.0f} s |" for r in rows]
+    for r in rows:
+        cols = []
+        for k in regions:
+            value = r["final"][k + "_total"]
+            rel = f" ({value / reference['final'][k + '_total'] - 1:+.2%})" if reference else ""
+            cols.append(f"{value:.5g}{rel}")
+        lines.append(f"| {r['model']} | {r['cells']}² | {_rule(r)} | " + " | ".join(cols)
+                     + f" | {r['final']['mass']:.5g} | {r['wall_s']:.0f} s |")
     return "\n".join(lines)
 
 
@@ -214,6 +234,12 @@ def _ints(text: str, what: str) -> list[int]:
         raise InputError(f"{what} {text!r}: expected comma-separated integers") from None
 
 
+def _some(rows: list[dict], path: Path) -> list[dict]:
+    if not rows:
+        raise InputError(f"{path}: no rows yet (give --models)")
+    return rows
+
+
 @script_main("benchmarks_2d")
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv``, run the benchmark's models, merge, print and draw the rows; 0 on success, 2 on bad input."""
@@ -222,7 +248,9 @@ def main(argv: list[str] | None = None) -> int:
     ls = sub.add_parser("line-source", help="L1 error against the exact line source at t = 1")
     qo = sub.add_parser("qoi", help="absorption QoIs of an input (lattice, hohlraum)")
     qo.add_argument("input", help="a simulation input whose problem names absorption regions")
-    for p, models, cells in ((ls, "M1,M2,P1,P2,P3,P4,P5,P6,P7", "200"), (qo, "M1,P3,P5,P7", "")):
+    qo.add_argument("--reference", help="MODEL@CELLS: the row (of this or an earlier run) the table is "
+                    "compared with, e.g. P7@280")
+    for p, models, cells in ((ls, "M1,M2,M3,M4,M5,P1,P2,P3,P4,P5,P6,P7", "200"), (qo, "M1,P3,P5,P7", "")):
         p.add_argument("--models", default=models, help="comma-separated M<N> / P<N>")
         p.add_argument("--cells", default=cells, help="cells per axis, comma-separated (default: the input's)")
         p.add_argument("--quadrature", default="", help="n_mu,n_phi of a product rule (default: the rule the "
@@ -230,16 +258,18 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--set", action="append", default=[], help="a further input override (after the model's)")
         p.add_argument("--out", default="bench-out")
     args = ap.parse_args(argv)
-    args.models = [m.strip() for m in args.models.split(",")]
+    args.models = [m.strip() for m in args.models.split(",") if m.strip()]
     for m in args.models:
         model_overrides(m)
     if args.quadrature:
         _ints(args.quadrature, "--quadrature")
+    if getattr(args, "reference", None) and not re.fullmatch(r"[MP]\d+@\d+", args.reference):
+        raise InputError(f"--reference {args.reference!r}: expected MODEL@CELLS, e.g. P7@280")
     out = Path(args.out)
     if args.study == "line-source":
         args.cells = _ints(args.cells, "--cells")
         path = out / "line_source_l1.json"
-        rows = line_source(args, path)
+        rows = _some(line_source(args, path), path)
         print(_table_line_source(rows))
         _plot_line_source(rows, path.with_suffix(".png"))
     else:
@@ -248,8 +278,8 @@ def main(argv: list[str] | None = None) -> int:
         base = config.load(args.input)
         args.cells = _ints(args.cells, "--cells") if args.cells else [base.mesh.cells[0]]
         path = out / f"qoi_{base.problem.name}.json"
-        rows = qoi(args, path)
-        print(_table_qoi(rows))
+        rows = _some(qoi(args, path), path)
+        print(_table_qoi(rows, reference_row(rows, args.reference, args.set) if args.reference else None))
         _plot_qoi(rows, path.with_suffix(".png"))
     print(f"wrote {path} and {path.with_suffix('.png')}")
     return 0

@@ -32,18 +32,29 @@ def test_line_source_rows_merge(driver, tmp_path, capsys):
     assert "| P3 | 16² | hemisphere(sphere_product(4x8)) (16, 7) |" in capsys.readouterr().out
 
 
-def test_qoi_rows(driver, tmp_path):
+def test_qoi_rows(driver, tmp_path, capsys):
     assert driver.main(["qoi", str(ROOT / "inputs" / "checkerboard_m1.toml"), "--models", "P1", "--cells", "14",
                         "--quadrature", "4,8", "--set", "scheme.t_final=0.2", "--out", str(tmp_path)]) == 0
     (row,) = json.loads((tmp_path / "qoi_checkerboard.json").read_text())
     assert row["regions"] == ["absorbers"] and row["final"]["absorbers_total"] > 0
     assert row["series"]["t"][-1] == pytest.approx(0.2) and (tmp_path / "qoi_checkerboard.png").exists()
+    # the table of the rows so far against one of them (no run: --models '')
+    capsys.readouterr()
+    assert driver.main(["qoi", str(ROOT / "inputs" / "checkerboard_m1.toml"), "--models", "", "--reference",
+                        "P1@14", "--out", str(tmp_path)]) == 0
+    assert f"| P1 | 14² | hemisphere(sphere_product(4x8)) (16, 7) | {row['final']['absorbers_total']:.5g} (+0.00%) |" \
+        in capsys.readouterr().out
+    assert driver.main(["qoi", str(ROOT / "inputs" / "checkerboard_m1.toml"), "--models", "", "--reference",
+                        "P3@14", "--out", str(tmp_path)]) == 2
+    assert "--reference 'P3@14': no such row (rows: P1@14)" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv, message", [
     (["line-source", "--models", "X1"], "'X1' is not M<N> or P<N>"),
     (["line-source", "--cells", "1,a"], "--cells '1,a'"),
     (["qoi", "no_such_input.toml"], "no_such_input.toml: no such input file"),
+    (["qoi", "inputs/lattice_m1.toml", "--reference", "P7"], "--reference 'P7': expected MODEL@CELLS"),
+    (["line-source", "--models", ""], "line_source_l1.json: no rows yet (give --models)"),
     (["line-source", "--models", "P1", "--cells", "8", "--set", "problem.sigma_s=2.0", "--set",
       "scheme.max_steps=1"], "no exact solution"),
 ])
