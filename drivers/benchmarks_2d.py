@@ -82,8 +82,8 @@ def merge(path: Path, rows: list[dict]) -> list[dict]:
 
 
 def _settings(args, model: str, cells: int) -> list[str]:
-    # no --quadrature: the rule the order needs (hemisphere Lebedev of degree 6N + 5)
-    quad = [f"velocity.quadrature=[{args.quadrature}]"] if args.quadrature else []
+    # no --quadrature: the rule the order needs (hemisphere Lebedev of degree 6N + 5), whatever the input says
+    quad = [f"velocity.quadrature=[{args.quadrature}]" if args.quadrature else "velocity.quadrature='lebedev'"]
     return model_overrides(model) + [f"mesh.cells=[{cells},{cells}]"] + quad + args.set
 
 
