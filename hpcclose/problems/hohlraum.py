@@ -13,13 +13,13 @@ rules overriding earlier ones, each cell by its centre:
 
 Walls: an isotropic inflow f = 1 (``inflow``) on the incoming nodes (vx > 0 at x = −0.65, vx < 0 at x =
 0.65) where |y| < 0.6; the floor elsewhere. Quantities of interest (KiT-RT's HPC solver, ``SNSolverHPC``,
-which made the paper's data): the absorption ∫ σa u0 dA in the capsule ("center": |x − cx| < 0.2, |y − cy| <
-0.35, the blue interior with the green side strips, as KiT-RT sums it), the red walls ("vertical") and the
-black walls ("horizontal"), cumulated over time. KiT-RT's 2D scalar flux integrates over one hemisphere
-(weights summing to 2π), so its absorption values are half of these (u0 integrates over the sphere). Cells
-are classified by their centre: cell counts that are multiples of 26 (Δx dividing 0.05) resolve every
-interface. The sources are explicit and Δt follows the transport CFL alone, so σt Δt ≤ 1 (σt = 100) needs Δx
-≤ 0.04 at cfl 0.95: 52 cells or more per axis.
+which made the paper's data): the absorption ∫ σa u0 dA in the capsule ("center": the whole green box
+|x − cx| < 0.2, |y − cy| < 0.4; KiT-RT's ``SymmetricHohlraum`` class alone sums |y| < 0.35), the red walls
+("vertical") and the black walls ("horizontal"), cumulated over time. KiT-RT's 2D scalar flux integrates
+over one hemisphere (weights summing to 2π), so its absorption values are half of these (u0 integrates over
+the sphere). Cells are classified by their centre: cell counts that are multiples of 26 (Δx dividing 0.05)
+resolve every interface. The sources are explicit and Δt follows the transport CFL alone, so σt Δt ≤ 1
+(σt = 100) needs Δx ≤ 0.04 at cfl 0.95: 52 cells or more per axis.
 """
 
 from __future__ import annotations
@@ -100,7 +100,6 @@ class Hohlraum(Problem):
     def absorption_regions(self, centres):
         y, x = np.meshgrid(*centres, indexing="ij")
         p = self.p
-        # "center" as KiT-RT's SNSolverHPC sums it: |x| < 0.2, |y| < 0.35 around the capsule — the blue
-        # interior and the green side strips, not the green strips above and below the interior
-        return {"center": (np.abs(x - p.capsule_x) < 0.2) & (np.abs(y - p.capsule_y) < 0.35),
+        # "center" as KiT-RT's SNSolverHPC (the paper's data) sums it: the whole green box around the capsule
+        return {"center": (np.abs(x - p.capsule_x) < 0.2) & (np.abs(y - p.capsule_y) < 0.4),
                 "vertical": self._red(x, y), "horizontal": np.abs(y) > BLACK_Y}

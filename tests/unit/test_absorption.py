@@ -1,8 +1,8 @@
 """The absorption recorder (hpcclose.stepping.absorption) against an independent computation: the rates
 ∫ σa u0 dA of the lattice's and the hohlraum's regions recomputed from the field files the run writes
 after every step, with σa and the regions written out here from KiT-RT's definitions (``Lattice_SN``,
-``SymmetricHohlraum``, ``SNSolverHPC::IsAbsorptionLattice``), and their time integral by the trapezoid
-rule over the written times."""
+``SymmetricHohlraum``, and the sums of ``SNSolverHPC``, which made the paper's data), and their time
+integral by the trapezoid rule over the written times."""
 
 from __future__ import annotations
 
@@ -36,10 +36,11 @@ def _lattice_sigma_a(x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def _hohlraum_sigma_a(x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
-    """σa = σt − σs in KiT-RT's three absorption sums: centre (blue 100, green side strips 10), red walls (5),
-    black walls (50)."""
-    centre = (np.abs(x) < 0.2) & (np.abs(y) < 0.35)
-    return {"center": np.where(centre, np.where(np.abs(x) < 0.15, 100.0, 10.0), 0.0),
+    """σa = σt − σs in SNSolverHPC's three absorption sums: the capsule (blue interior 100, green shell 10),
+    red walls (5), black walls (50)."""
+    blue = (np.abs(x) < 0.15) & (np.abs(y) < 0.35)
+    green = (np.abs(x) < 0.2) & (np.abs(y) < 0.4) & ~blue
+    return {"center": np.where(blue, 100.0, np.where(green, 10.0, 0.0)),
             "vertical": np.where((np.abs(x) > 0.6) & (np.abs(y) < 0.4), 5.0, 0.0),
             "horizontal": np.where(np.abs(y) > 0.6, 50.0, 0.0)}
 

@@ -37,9 +37,9 @@ def test_materials_and_regions():
     c = (np.arange(26) + 0.5) * 0.05 - 0.65
     regions = p.absorption_regions((c, c))
     assert sorted(regions) == ["center", "horizontal", "vertical"]
-    # KiT-RT's centre 0.4 × 0.7, the red walls 2 × 0.05 × 0.8, the black walls 2 × 1.3 × 0.05 (cells of 0.05)
+    # the capsule 0.4 × 0.8, the red walls 2 × 0.05 × 0.8, the black walls 2 × 1.3 × 0.05 (cells of 0.05)
     assert [regions[k].sum() * 0.05**2 for k in ("center", "vertical", "horizontal")] == pytest.approx(
-        [0.28, 0.08, 0.13])
+        [0.32, 0.08, 0.13])
     with pytest.raises(InputError, match="problem.capsule_x"):
         get_problem("hohlraum", {"capsule_x": 0.5})
 
