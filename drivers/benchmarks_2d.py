@@ -140,9 +140,14 @@ def qoi(args, path: Path) -> list[dict]:
 
 def _table_line_source(rows: list[dict]) -> str:
     lines = ["| model | cells | rule (nodes, degree) | L1 error | steps | wall |", "|---|---|---|---|---|---|"]
-    lines += [f"| {r['model']} | {r['cells']}² | {_rule(r)} | {r['L1']:.4f} | {r['steps']} | "
+    lines += [f"| {_model(r)} | {r['cells']}² | {_rule(r)} | {r['L1']:.4f} | {r['steps']} | "
               f"{r['wall_s']:.0f} s |" for r in rows]
     return "\n".join(lines)
+
+
+def _model(row: dict) -> str:
+    """The model with the row's further overrides, if any."""
+    return row["model"] + (f" ({', '.join(row['sets'])})" if row["sets"] else "")
 
 
 def _rule(row: dict) -> str:
@@ -174,7 +179,7 @@ def _table_qoi(rows: list[dict], reference: dict | None = None) -> str:
             value = r["final"][k + "_total"]
             rel = f" ({value / reference['final'][k + '_total'] - 1:+.2%})" if reference else ""
             cols.append(f"{value:.5g}{rel}")
-        lines.append(f"| {r['model']} | {r['cells']}² | {_rule(r)} | " + " | ".join(cols)
+        lines.append(f"| {_model(r)} | {r['cells']}² | {_rule(r)} | " + " | ".join(cols)
                      + f" | {r['final']['mass']:.5g} | {r['wall_s']:.0f} s |")
     return "\n".join(lines)
 

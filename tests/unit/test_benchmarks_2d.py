@@ -29,7 +29,7 @@ def test_line_source_rows_merge(driver, tmp_path, capsys):
     assert all(0 < r["L1"] < 2 and r["cells"] == 16 and r["quadrature"] == "hemisphere(sphere_product(4x8))"
                and r["nodes"] == 16 for r in rows)
     assert (tmp_path / "line_source_l1.png").exists()
-    assert "| P3 | 16² | hemisphere(sphere_product(4x8)) (16, 7) |" in capsys.readouterr().out
+    assert "| P3 (scheme.t_final=0.2) | 16² | hemisphere(sphere_product(4x8)) (16, 7) |" in capsys.readouterr().out
 
 
 def test_qoi_rows(driver, tmp_path, capsys):
@@ -42,7 +42,8 @@ def test_qoi_rows(driver, tmp_path, capsys):
     capsys.readouterr()
     assert driver.main(["qoi", str(ROOT / "inputs" / "checkerboard_m1.toml"), "--models", "", "--reference",
                         "P1@14", "--out", str(tmp_path)]) == 0
-    assert f"| P1 | 14² | hemisphere(sphere_product(4x8)) (16, 7) | {row['final']['absorbers_total']:.5g} (+0.00%) |" \
+    total = row["final"]["absorbers_total"]
+    assert f"| P1 (scheme.t_final=0.2) | 14² | hemisphere(sphere_product(4x8)) (16, 7) | {total:.5g} (+0.00%) |" \
         in capsys.readouterr().out
     assert driver.main(["qoi", str(ROOT / "inputs" / "checkerboard_m1.toml"), "--models", "", "--reference",
                         "P3@14", "--out", str(tmp_path)]) == 2
