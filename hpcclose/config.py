@@ -174,7 +174,24 @@ class OutputConfig(_Section):
 
 
 class ParallelConfig(_Section):
+    """Ranks per axis, and where each rank's state lives: "cpu", or "gpu" (one GPU per local rank, the
+    whole step on it: :mod:`hpcclose.gpu`)."""
+
     dims: Annotated[tuple[Annotated[int, Field(ge=1)], ...], TomlArray] | None = None
+    device: Literal["cpu", "gpu"] = "cpu"
+    cuda_aware_mpi: bool | None = Field(None, description="gpu: hand device buffers to MPI (true) or stage the "
+                                        "halo through pinned host buffers (false); default: detected")
+
+    @field_validator("device")
+    @classmethod
+    def _gpu_installed(cls, v):
+        if v == "gpu":
+            from .devices import cuda_missing
+
+            missing = cuda_missing()
+            if missing:
+                raise ValueError(missing)
+        return v
 
 
 class ProblemConfig(BaseModel):

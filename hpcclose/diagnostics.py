@@ -17,6 +17,9 @@ import numpy as np
 PHASES = ("closure", "halo", "flux", "reduce", "io", "other")
 #: The phases a step's own stages spend time in (recorded per step).
 STAGE_PHASES = ("closure", "halo", "flux")
+#: The mass-balance columns of a step: out through each wall, and the sources' net gain.
+WALLS = tuple(f"out_{a}_{side}" for a in "xy" for side in ("low", "high"))
+BALANCE = (*WALLS, "sources")
 
 
 class PhaseTimer:
@@ -85,8 +88,10 @@ class StepRecord:
     ``mass``, ``entropy``, ``min_u0``, ``margin``: the state at time ``t`` (the start of the step);
     ``iterations_*``, ``regularised`` (cell-solves regularised), ``reg_r_max`` (their largest r),
     ``failed``: the closure over all stages; ``wall`` and ``<phase>_s``: seconds of the step's stages on
-    the slowest rank (the end-of-step reduction and output are in the run's phase totals). Units and
-    meaning of each: :data:`COLUMNS`.
+    the slowest rank (the end-of-step reduction and output are in the run's phase totals);
+    ``out_<axis>_<side>``: mass that left through that wall during the step (negative: came in; 0 for a
+    periodic axis and for y in 1D), ``sources``: mass the sources added minus what absorption took. Units
+    and meaning of each: :data:`COLUMNS`.
     """
 
     step: int
@@ -105,6 +110,11 @@ class StepRecord:
     closure_s: float = 0.0
     halo_s: float = 0.0
     flux_s: float = 0.0
+    out_x_low: float = 0.0
+    out_x_high: float = 0.0
+    out_y_low: float = 0.0
+    out_y_high: float = 0.0
+    sources: float = 0.0
 
 
 # Units and meaning of every StepRecord column, written with the diagnostics (HDF5 attributes ``units`` and
@@ -125,6 +135,9 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "failed": ("1", "per step: cell-solves that failed (count)"),
     "wall": ("s", "per step: wall-clock time of the step's stages, slowest rank"),
     **{f"{p}_s": ("s", f"per step: wall-clock time in the {p} phase, slowest rank") for p in STAGE_PHASES},
+    **{f"out_{a}_{side}": ("1", f"per step: mass out through the {side} {a} wall (negative: in; problem units)")
+       for a in "xy" for side in ("low", "high")},
+    "sources": ("1", "per step: mass added by the sources minus mass absorbed (problem units)"),
 }
 
 

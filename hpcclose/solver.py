@@ -18,6 +18,7 @@ import numpy as np
 from . import config as config_mod
 from . import resources
 from .closures import Closure, get_closure
+from .closures.base import unclosable_cells
 from .diagnostics import History, PhaseTimer, StepStats
 from .errors import InputError, RealizabilityError
 from .grid import Grid
@@ -26,7 +27,7 @@ from .parallel.halo import HaloExchange
 from .problems import get_problem
 from .scheme import flux as fluxmod
 from .scheme.divergence import FluxDivergence
-from .scheme.integrators import get_integrator
+from .scheme.integrators import HostArrays, get_integrator
 from .scheme.sources import Sources
 from .stepping import Observers, StateGuard, StepRecorder
 from .velocity import make_basis, rules
@@ -74,9 +75,6 @@ class Simulation:
         except ValueError as exc:  # a parameter combination the problem cannot represent
             raise InputError(f"{src}: problem: {exc}") from None
         self.u = np.ascontiguousarray(u0)
-        self.alpha_ext = d.empty_extended(self.n, fill=0.0)
-        self.du = np.empty_like(self.u)
-        self.halo = HaloExchange(d, self.n)
         self.bcs = self.problem.boundary_conditions(self.quad)
         self.walls = [(d.is_lower_wall(a), d.is_upper_wall(a)) for a in range(self.dim)]
         coeff = self.problem.coefficients(centres)
@@ -85,21 +83,37 @@ class Simulation:
         s = cfg.scheme
         self.divergence = FluxDivergence(self.closure.m, self.closure.w, self.vel, self.grid.spacing, s.order,
                                          s.theta, self.closure.linear, self.bcs, self.walls, d.local_shape)
-        # zeroth-moment flux out through each wall, (dim, 2): per stage of the current step, and the last
-        # step's Σ_s b_s (the integrator's weights): the block's mass changed by −Δt Σ wall_flux from it
+        # zeroth-moment flux out through each wall, (dim, 2), and the sources' mass rate: per stage of the
+        # current step, and the last step's Σ_s b_s (the integrator's weights): the block's mass changed by
+        # Δt (source_rate − Σ wall_flux) in that step, up to what the realizability reconstruction moved
         self.stage_wall_flux: list[np.ndarray] = []
+        self.stage_source_rate: list[float] = []
         self.wall_flux = np.zeros((self.dim, 2))
+        self.source_rate = 0.0
 
         # time step: cfl × the realizability-preserving step of the scheme
         self.dt = fluxmod.time_step(s, self.grid.spacing, self.vel, src)
-        reconstruct = s.realizability_reconstruction and not self.closure.linear
-        self.integrator = get_integrator(s.integrator, self._rhs, self.u, first_stage=self._first_stage,
-                                         project=self._reconstruct if reconstruct else None)
-
         self.t, self.step_count = 0.0, 0
-        self.alpha = None  # α of the owned cells at the last closure call (the warm start)
+        self._alpha = None  # α of the owned cells at the last closure call (the warm start)
         self._vacuum = self.basis.isotropic(VACUUM_U0, self.quad)  # what unclosable cells are closed as
         self._projected = False  # the stage input was just reconstructed: its α is self.alpha
+        # the stage's arrays: on the host, or on the rank's GPU for the whole run (self.u stays the host copy
+        # of the state between steps)
+        reconstruct = s.realizability_reconstruction and not self.closure.linear
+        self.device = None
+        if cfg.parallel.device == "gpu":
+            from .gpu.step import DeviceStep  # numba-cuda is imported by GPU runs only
+
+            self.device = dev = DeviceStep(self)
+            self.halo = dev.halo.exchange
+            stage = (dev.rhs, dev.u, dev.first_stage, dev.project if reconstruct else None, dev.arrays)
+        else:
+            self.alpha_ext = d.empty_extended(self.n, fill=0.0)
+            self.du = np.empty_like(self.u)
+            self.halo = HaloExchange(d, self.n)
+            stage = (self._rhs, self.u, self._first_stage, self._reconstruct if reconstruct else None, HostArrays)
+        rhs, state, first, project, arrays = stage
+        self.integrator = get_integrator(s.integrator, rhs, state, first_stage=first, project=project, arrays=arrays)
         self.timer = PhaseTimer()
         self.history = History()
         self.step_stats = StepStats(self.step_count, self.t)
@@ -117,6 +131,19 @@ class Simulation:
             opts.setdefault("check", False)
         return opts
 
+    @property
+    def alpha(self) -> np.ndarray | None:
+        """α (ncells, n) of the owned cells at the last closure call (the warm start; copied from the GPU
+        when the state lives there); None before the first."""
+        return self._alpha if self.device is None else self.device.alpha_host()
+
+    @alpha.setter
+    def alpha(self, value: np.ndarray | None) -> None:
+        if self.device is None:
+            self._alpha = value
+        else:
+            self.device.set_alpha(value)
+
     # --- the right-hand side and the integrator's hooks ----------------------------------------------
     def _close(self, u: np.ndarray) -> np.ndarray:
         """α for owned cells, warm-started; the call's statistics go into the step's.
@@ -131,12 +158,11 @@ class Simulation:
             try:  # the common case costs nothing extra: the closure checks its input anyway
                 alpha, stats = self.closure.multipliers(u2, self.alpha)
             except RealizabilityError:
-                unclosable = ~np.isfinite(u2).all(axis=1) | ~(u2[:, 0] > 0)
-                if not unclosable.any():
+                given, unclosable = unclosable_cells(u2, self._vacuum)
+                if given is None:
                     raise  # not a stage-input problem (a closure asked to check realizability itself)
-                given = np.where(unclosable[:, None], self._vacuum, u2)
                 alpha, stats = self.closure.multipliers(given, self.alpha)
-                stats.failed = np.union1d(stats.failed, np.flatnonzero(unclosable))
+                stats.failed = np.union1d(stats.failed, unclosable)
         self.alpha = alpha
         # failed cells hold finite α, so the stage can finish; the guard reports them
         self.step_stats.add(stats, u2)
@@ -169,6 +195,7 @@ class Simulation:
             self.divergence.frame(self.alpha_ext, self.du)
             self.stage_wall_flux.append(self.divergence.wall_flux())
             self.sources.apply(u, self.du)
+            self.stage_source_rate.append(self.sources.mass_rate(u) * self.grid.cell_volume)
         return self.du
 
     # --- stepping ------------------------------------------------------------------------------------
@@ -181,9 +208,15 @@ class Simulation:
         stops = [self.cfg.scheme.t_final, self.observers.next_time(), t_stop]
         dt = min(self.dt, *(t - self.t for t in stops if t is not None))
         self.step_stats = StepStats(self.step_count, self.t, phase_totals=dict(self.timer.totals))
-        self.stage_wall_flux = []
-        self.integrator.step(self.u, self.t, dt)
-        self.wall_flux = sum(b * f for b, f in zip(self.integrator.weights, self.stage_wall_flux, strict=True))
+        self.stage_wall_flux, self.stage_source_rate = [], []
+        if self.device is None:
+            self.integrator.step(self.u, self.t, dt)
+        else:
+            self.integrator.step(self.device.u, self.t, dt)
+            self.device.pull()  # the end-of-step observers read the state on the host
+        weights = self.integrator.weights
+        self.wall_flux = sum(b * f for b, f in zip(weights, self.stage_wall_flux, strict=True))
+        self.source_rate = sum(b * r for b, r in zip(weights, self.stage_source_rate, strict=True))
         self.t += dt
         self.step_count += 1
         self.step_stats.wall = time.perf_counter() - self.step_stats.started
@@ -198,7 +231,10 @@ class Simulation:
     def prime(self) -> np.ndarray:
         """Close the current state once if no α is known yet (for output before the first step)."""
         if self.alpha is None:
-            self._close(self.u)
+            if self.device is None:
+                self._close(self.u)
+            else:
+                self.device.close(self.device.u)
         return self.alpha
 
     def restore(self, u: np.ndarray, alpha: np.ndarray | None, t: float, step: int) -> None:
@@ -207,6 +243,8 @@ class Simulation:
             raise InputError(f"checkpoint block {u.shape} does not match this run's {self.u.shape}")
         self.u[...] = u
         self.alpha = None if alpha is None else np.ascontiguousarray(alpha.reshape(-1, self.n))
+        if self.device is not None:
+            self.device.push()
         self.t, self.step_count = float(t), int(step)
         self.guard.check(self, f"restart at t = {self.t:.6g}, step {self.step_count}")
 
@@ -214,6 +252,8 @@ class Simulation:
     def bytes_per_cell(self) -> float:
         """Bytes per owned cell of the arrays the step keeps between stages: state, stage array, du, α (owned
         and extended). O(n): the flux's nodal values exist per tile only (``divergence.tile_bytes`` a thread)."""
+        if self.device is not None:  # on the GPU; the host keeps u
+            return (self.device.nbytes + self.u.nbytes) / self.decomp.ncells_local
         held = self.u.nbytes + self.du.nbytes + self.integrator.nbytes + self.alpha_ext.nbytes
         held += 0 if self.alpha is None else self.alpha.nbytes
         return held / self.decomp.ncells_local

@@ -10,7 +10,7 @@ Under MPI the first rank on each node compiles while the node's other ranks wait
 wrote to the cache, so N ranks never race to compile into one shared cache. The cache is the
 ``__pycache__`` next to the package's sources, or ``NUMBA_CACHE_DIR`` (set it to a node-local or
 per-user directory on clusters whose installation is read-only; ``hpcclose compile INPUT…`` fills it
-ahead of a job).
+ahead of a job). A cache filled from other sources is cleared first (:mod:`hpcclose.kernel_cache`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from . import config as config_mod
+from . import kernel_cache
 from .errors import HpccloseError
 from .parallel import mpi
 
@@ -78,6 +79,13 @@ def prepare_kernels(cfg: config_mod.Config) -> float:
     Returns this rank's seconds.
     """
     leader = mpi.node_rank().rank == 0
+    # stale kernels first: rank 0 clears a cache the sources no longer match (a shared file system's),
+    # then the other nodes' leaders check theirs (node-local caches; a shared one now matches)
+    if mpi.rank() == 0:
+        kernel_cache.refresh()
+    mpi.barrier()
+    if leader and mpi.rank() != 0:
+        kernel_cache.refresh()
     seconds = warm_up(cfg) if leader else 0.0
     mpi.barrier()  # the leaders' compiled kernels are in the cache now
     if not leader:

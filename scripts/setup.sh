@@ -39,7 +39,7 @@ fi
 want="$(cat scripts/setup.sh pyproject.toml | sha256sum | cut -c1-16) $MPICC $HDF5_DIR $TF_SPEC"
 check() {
     "$VENV/bin/python" - <<'PY'
-import h5py, mpi4py, numba, scipy, numpy, tensorflow, matplotlib, pytest, hpcclose  # noqa: F401
+import h5py, mpi4py, numba, numba_cuda, scipy, numpy, tensorflow, matplotlib, pytest, hpcclose  # noqa: F401
 assert h5py.get_config().mpi, "h5py was built without MPI"
 PY
 }
@@ -74,8 +74,9 @@ if ! "$VENV/bin/python" -c "import h5py, sys; sys.exit(0 if h5py.get_config().mp
 fi
 
 # --- 4. The rest, and the package itself (editable; --no-deps so nothing above is swapped) -------------
-# vtk: only the tests need it (its XDMF reader checks what ParaView will open)
-$PIP install numba scipy matplotlib "pydantic>=2" tqdm pytest pytest-mpi pytest-timeout "vtk>=9.3" ruff
+# vtk: only the tests need it (its XDMF reader checks what ParaView will open); numba-cuda: the GPU step, whose
+# tests run its simulator (no GPU or CUDA toolkit needed)
+$PIP install numba "numba-cuda>=0.30" scipy matplotlib "pydantic>=2" tqdm pytest pytest-mpi pytest-timeout "vtk>=9.3" ruff
 $PIP install --no-deps -e .
 
 check

@@ -10,6 +10,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# No NVIDIA device here: numba-cuda runs the GPU path's kernels in its simulator (set before numba is imported,
+# which reads it once; the CLI runs the tests launch inherit it)
+if not Path("/dev/nvidiactl").exists():
+    os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
 MPIEXEC = str(Path(sys.executable).parent / "mpiexec")
 
 

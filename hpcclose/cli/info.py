@@ -1,4 +1,5 @@
-"""`hpcclose info`: what this installation and this launch provide (versions, MPI, HDF5, threads, GPUs).
+"""`hpcclose info`: what this installation and this launch provide (versions, MPI, HDF5, threads, GPUs:
+those numba-cuda sees and whether MPI is CUDA-aware, for ``parallel.device = "gpu"``).
 
 Quick and quiet by default: optional packages are looked up by their installed metadata, not imported;
 TensorFlow (seconds to import, and it prints start-up lines of its own) only with ``--tensorflow``, which
@@ -50,6 +51,27 @@ def _tensorflow(info: dict) -> None:
         info["tensorflow"], info["tensorflow_gpus"] = None, []
 
 
+def _cuda(info: dict) -> None:
+    """numba-cuda's version, the GPUs it sees (the simulator's, under NUMBA_ENABLE_CUDASIM=1) and whether MPI
+    takes device buffers (``parallel.device = "gpu"``'s halo); imports numba.cuda only where it is installed."""
+    from .. import devices
+
+    info["numba_cuda"] = _dist_version("numba-cuda")
+    if info["numba_cuda"] is None:
+        info["cuda_gpus"], info["cuda_aware_mpi"] = [], "no (numba-cuda not installed)"
+        return
+    info["cuda_gpus"] = devices.cuda_gpus()
+    aware, why = devices.cuda_aware_mpi()
+    info["cuda_aware_mpi"] = f"{'yes' if aware else 'no'} ({why})"
+
+
+def _dist_version(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
 def collect(tensorflow: bool = False) -> dict:
     """Gather the facts; collective over COMM_WORLD (every rank must call it). ``tensorflow``: import
     TensorFlow to list its GPUs (otherwise only its installed version is given)."""
@@ -81,13 +103,15 @@ def collect(tensorflow: bool = False) -> dict:
         _tensorflow(info)
     else:
         info["tensorflow"] = installed_version("tensorflow")
+    _cuda(info)
     info["backends"] = {label: installed_version(module) is not None for label, module in OPTIONAL_BACKENDS.items()}
     return info
 
 
 def render(info: dict) -> str:
     """A two-column table for people."""
-    rows = [(k, v) for k, v in info.items() if k != "backends"]
+    rows = [(k, (", ".join(map(str, v)) or "none") if isinstance(v, list) else v) for k, v in info.items()
+            if k != "backends"]
     rows += [(f"backend: {k}", "yes" if v else "no") for k, v in info["backends"].items()]
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)

@@ -145,6 +145,16 @@ class Closure(ABC):
             _raise_offending(u, bad, f"{where}: {{}} non-realizable moment vector(s)")
 
 
+def unclosable_cells(u2: np.ndarray, vacuum: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+    """(u2 with every cell no exponential closure can take — moments not finite, or u0 ≤ 0 — replaced by
+    ``vacuum``, those cells' indices); (None, empty) if there are none. The solver closes a stage input so
+    instead of letting the closure raise on one rank, and reports the cells as failed."""
+    unclosable = ~np.isfinite(u2).all(axis=1) | ~(u2[:, 0] > 0)
+    if not unclosable.any():
+        return None, np.zeros(0, np.int64)
+    return np.where(unclosable[:, None], vacuum, u2), np.flatnonzero(unclosable)
+
+
 def _raise_offending(u: np.ndarray, bad: np.ndarray, head: str) -> None:
     """RealizabilityError "<head>: cell c: u=[…], …" naming the first three cells flagged in ``bad`` (rows
     of u); ``{}`` in ``head`` becomes the number of flagged cells."""

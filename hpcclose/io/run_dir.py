@@ -16,6 +16,7 @@ Layout of ``output.dir``::
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 
 import numpy as np
@@ -183,7 +184,9 @@ class RunDirectory:
 
     def write_diagnostics(self) -> None:
         now = self.sim.history.columns()
-        cols = {k: list(self.previous.get(k, [])) + v for k, v in now.items()} if self.previous else now
+        # rows of a run restarted from an older version's files lack its newer columns: NaN there
+        before = len(self.previous.get("step", []))
+        cols = {k: list(self.previous.get(k, [math.nan] * before)) + v for k, v in now.items()}
         if cols:
             self.sim.decomp.root_only(lambda: write_timeseries(self.path / "diagnostics.h5",
                                                                self.path / "diagnostics.csv", cols,

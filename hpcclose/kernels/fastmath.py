@@ -141,6 +141,25 @@ def safe_exp(x):
 
 
 @njit(inline="always", **SERIAL)
+def _exp_full_parts(xo):
+    """(p, t) with exp(xo) = p · 2^k, k held in t: the full-range exp before its scale (inf above 709, 0
+    below −708, NaN kept in p)."""
+    xc = min(max(xo, -708.0), 709.0)
+    t = fma(xc, LOG2E, SHIFT)
+    p = _taylor_horner(_reduce(xc, t))
+    p = np.inf if xo > 709.0 else p
+    p = 0.0 if xo < -708.0 else p
+    return (xo if xo != xo else p), t
+
+
+@njit(inline="always", **SERIAL)
+def exp_full(x):
+    """exp(x) of one value, bitwise :func:`exp_row`'s (the GPU flux evaluates nodal values one by one)."""
+    p, t = _exp_full_parts(x)
+    return p * _pow2(t)
+
+
+@njit(inline="always", **SERIAL)
 def exp_row(x, scratch):
     """x ← exp(x) for a contiguous row, over the full range (inf above 709, 0 below −708, NaN kept);
     ``scratch`` is a float64 row of the same length.
@@ -149,14 +168,7 @@ def exp_row(x, scratch):
     """
     Q = x.shape[0]
     for q in range(Q):
-        xo = x[q]
-        xc = min(max(xo, -708.0), 709.0)
-        t = fma(xc, LOG2E, SHIFT)
-        p = _taylor_horner(_reduce(xc, t))
-        p = np.inf if xo > 709.0 else p
-        p = 0.0 if xo < -708.0 else p
-        x[q] = xo if xo != xo else p
-        scratch[q] = t
+        x[q], scratch[q] = _exp_full_parts(x[q])
     for q in range(Q):
         x[q] *= _pow2(scratch[q])
 

@@ -37,9 +37,14 @@ class HaloExchange:
         the owned cells are filled.
     dtype : numpy dtype
         Element type of the arrays (default float64).
+    alloc : callable(shape, dtype) -> buffer
+        Makes the send and receive buffers (default ``np.empty``). The GPU step gives pinned host arrays (its
+        halo staged through the host) or device arrays (a CUDA-aware MPI reads and writes them directly);
+        it packs and unpacks them itself around :meth:`post` / :meth:`wait` (:mod:`hpcclose.gpu.halo`).
     """
 
-    def __init__(self, decomp: Decomposition, n_components: int, ng: int | None = None, dtype=np.float64):
+    def __init__(self, decomp: Decomposition, n_components: int, ng: int | None = None, dtype=np.float64,
+                 alloc=np.empty):
         self.decomp = decomp
         self.n = int(n_components)
         self.ng = decomp.ng if ng is None else int(ng)
@@ -48,6 +53,7 @@ class HaloExchange:
         if not 1 <= self.ng <= decomp.ng:
             raise ValueError(f"HaloExchange: ng must be in [1, {decomp.ng}], got {self.ng}")
         self._check_blocks()
+        self._alloc = alloc
         self._active: np.ndarray | None = None
         self._plan: list[tuple[np.ndarray, np.ndarray, tuple, tuple]] = []  # sbuf, rbuf, s-, r-slices
         self._sends = []
@@ -91,7 +97,7 @@ class HaloExchange:
             stag, rtag = 2 * d + 1, 2 * d
         s_sl, r_sl = self._slices(d, send), self._slices(d, recv)
         bshape = tuple(k if e == d else dc.local_shape[e] for e in range(dc.dim)) + (self.n,)
-        sbuf, rbuf = np.empty(bshape, self.dtype), np.empty(bshape, self.dtype)
+        sbuf, rbuf = self._alloc(bshape, self.dtype), self._alloc(bshape, self.dtype)
         self._sends.append(dc.cart.Send_init(sbuf, nbr, tag=stag))
         self._recvs.append(dc.cart.Recv_init(rbuf, nbr, tag=rtag))
         self._plan.append((sbuf, rbuf, s_sl, r_sl))
@@ -102,34 +108,49 @@ class HaloExchange:
 
     def start(self, ext: np.ndarray) -> None:
         """Pack the owned boundary layers of ``ext`` and start all sends and receives."""
-        from mpi4py import MPI
-
         self._check(ext)
         if self._active is not None:
             raise RuntimeError("HaloExchange.start: the previous exchange has not been finished")
         for sbuf, _, s_sl, _ in self._plan:
             np.copyto(sbuf, ext[s_sl])
         self._active = ext
-        if self._requests:
-            MPI.Prequest.Startall(self._requests)
+        self.post()
 
     def finish(self, ext: np.ndarray | None = None) -> np.ndarray:
         """Wait for the exchange begun by :meth:`start` and fill the ghost layers; returns the array.
 
         ``ext`` may be omitted; if given it must be the very array passed to :meth:`start`.
         """
-        from mpi4py import MPI
-
         if self._active is None:
             raise RuntimeError("HaloExchange.finish: no exchange in progress (call start first)")
         if ext is not None and ext is not self._active:
             raise ValueError("HaloExchange.finish: not the array given to start()")
         ext, self._active = self._active, None
-        if self._requests:
-            MPI.Request.Waitall(self._requests)
+        self.wait()
         for _, rbuf, _, r_sl in self._plan:
             ext[r_sl] = rbuf
         return ext
+
+    # --- the messages alone: the send buffers are packed, the receive buffers unpacked by the caller ------
+    @property
+    def plan(self) -> list[tuple]:
+        """Per neighbour side: (send buffer, receive buffer, extended-array index of the layers sent, of the
+        ghost layers received)."""
+        return self._plan
+
+    def post(self) -> None:
+        """Start every persistent send and receive (the send buffers hold the layers to send)."""
+        from mpi4py import MPI
+
+        if self._requests:
+            MPI.Prequest.Startall(self._requests)
+
+    def wait(self) -> None:
+        """Wait for every request posted by :meth:`post` (the receive buffers then hold the ghosts)."""
+        from mpi4py import MPI
+
+        if self._requests:
+            MPI.Request.Waitall(self._requests)
 
     def exchange(self, ext: np.ndarray) -> np.ndarray:
         """:meth:`start` then :meth:`finish` (no overlap)."""

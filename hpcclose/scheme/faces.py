@@ -25,6 +25,16 @@ def minmod3(a, b, c):
     return s * max(t, 0.0)
 
 
+@njit(inline="always", fastmath=FM, cache=True)
+def upwind_state(a, b, c, d, pos, theta):
+    """The upwind nodal value at the face between b and c (stencil a | b | c | d) of a node moving towards
+    c (``pos``: b's right face value b + s_b/2) or away from it (c's left face value c − s_c/2), minmod(θ)
+    slopes. Both are computed and one selected: branch-free, so loops over the nodes vectorise."""
+    left = b + 0.5 * minmod3(theta * (b - a), 0.5 * (c - a), theta * (c - b))
+    right = c - 0.5 * minmod3(theta * (c - b), 0.5 * (d - b), theta * (d - c))
+    return left if pos else right
+
+
 @njit(fastmath={"contract", "reassoc"}, cache=True)
 def weighted_sums(wvm, buf, F):
     """F[k] = Σ_q wvm[k, q] buf[q]. Reassociation lets LLVM vectorise the sums (several partial sums
@@ -40,9 +50,8 @@ def weighted_sums(wvm, buf, F):
 def face_flux(fa, fb, fc, fd, pos, wvm, order, theta, buf, F):
     """Moment flux F (n,) through the face between cells b and c (stencil a | b | c | d, rows (Q,)).
 
-    ``pos[q]``: node q moves towards c (v_q > 0), so its upwind state is b's right face value,
-    b + s_b/2; otherwise c's left face value c − s_c/2. ``wvm`` is (n, Q): w_q v_q m_qk.
-    Both states are computed and one selected: branch-free, so the loop vectorises.
+    ``pos[q]``: node q moves towards c (v_q > 0); its upwind state is :func:`upwind_state`'s.
+    ``wvm`` is (n, Q): w_q v_q m_qk.
     """
     Q = buf.shape[0]
     if order == 1:
@@ -50,13 +59,7 @@ def face_flux(fa, fb, fc, fd, pos, wvm, order, theta, buf, F):
             buf[q] = fb[q] if pos[q] else fc[q]
     else:
         for q in range(Q):
-            a = fa[q]
-            b = fb[q]
-            c = fc[q]
-            d = fd[q]
-            left = b + 0.5 * minmod3(theta * (b - a), 0.5 * (c - a), theta * (c - b))
-            right = c - 0.5 * minmod3(theta * (c - b), 0.5 * (d - b), theta * (d - c))
-            buf[q] = left if pos[q] else right
+            buf[q] = upwind_state(fa[q], fb[q], fc[q], fd[q], pos[q], theta)
     weighted_sums(wvm, buf, F)
 
 

@@ -38,10 +38,21 @@ def _combine(dst, a, x, b, y, c, z):
         dst[i] = a * x[i] + b * y[i] + c * z[i]
 
 
-def _flat(a: np.ndarray) -> np.ndarray:
-    if not a.flags.c_contiguous:
-        raise ValueError("time integrators need C-contiguous state arrays")
-    return a.reshape(-1)
+class HostArrays:
+    """Where the integrators' arrays live and how a stage combines them: NumPy arrays and :func:`_combine`.
+    The GPU step passes its own (:class:`hpcclose.gpu.arrays.DeviceArrays`), so the stages are written once."""
+
+    @staticmethod
+    def empty_like(like) -> np.ndarray:
+        return np.empty(np.shape(like), dtype=np.float64)
+
+    @staticmethod
+    def flat(a: np.ndarray) -> np.ndarray:
+        if not a.flags.c_contiguous:
+            raise ValueError("time integrators need C-contiguous state arrays")
+        return a.reshape(-1)
+
+    combine = staticmethod(_combine)
 
 
 class Integrator:
@@ -59,11 +70,13 @@ class Integrator:
         Integrator.registry.add(cls)
 
     def __init__(self, rhs: Rhs, like: np.ndarray, project: Hook | None = None,
-                 first_stage: Hook | None = None):
+                 first_stage: Hook | None = None, arrays=HostArrays):
         self.rhs = rhs
         self.project = project
         self.first_stage = first_stage
-        self._v = np.empty(np.shape(like), dtype=np.float64)  # the one stage array all schemes need
+        self.arrays = arrays
+        self._combine = arrays.combine
+        self._v = arrays.empty_like(like)  # the one stage array all schemes need
 
     @property
     def nbytes(self) -> int:
@@ -76,7 +89,7 @@ class Integrator:
         du = self.rhs(u, t)
         if du is u or du.shape != u.shape:
             raise ValueError(f"rhs must return a separate array of shape {u.shape}")
-        return _flat(du)
+        return self.arrays.flat(du)
 
     def _L0(self, u: np.ndarray, t: float) -> np.ndarray:
         """The first stage: L(u, t), then the first-stage hook while u is still the step's start state."""
@@ -89,7 +102,7 @@ class Integrator:
         """Advance u from t to t + dt in place; returns u."""
         if u.shape != self._v.shape:
             raise ValueError(f"state shape {u.shape} differs from the integrator's {self._v.shape}")
-        self._step(u, _flat(u), _flat(self._v), t, dt)
+        self._step(u, self.arrays.flat(u), self.arrays.flat(self._v), t, dt)
         return u
 
     def _step(self, u, uf, vf, t, dt):
@@ -104,7 +117,7 @@ class ForwardEuler(Integrator):
 
     def _step(self, u, uf, vf, t, dt):
         du = self._L0(u, t)
-        _combine(uf, 1.0, uf, dt, du, 0.0, du)
+        self._combine(uf, 1.0, uf, dt, du, 0.0, du)
 
 
 class SSPRK2(Integrator):
@@ -115,9 +128,9 @@ class SSPRK2(Integrator):
 
     def _step(self, u, uf, vf, t, dt):
         du = self._L0(u, t)
-        _combine(vf, 1.0, uf, dt, du, 0.0, du)
+        self._combine(vf, 1.0, uf, dt, du, 0.0, du)
         du = self._L(self._v, t + dt)
-        _combine(uf, 0.5, uf, 0.5, vf, 0.5 * dt, du)
+        self._combine(uf, 0.5, uf, 0.5, vf, 0.5 * dt, du)
 
 
 class SSPRK3(Integrator):
@@ -128,11 +141,11 @@ class SSPRK3(Integrator):
 
     def _step(self, u, uf, vf, t, dt):
         du = self._L0(u, t)
-        _combine(vf, 1.0, uf, dt, du, 0.0, du)
+        self._combine(vf, 1.0, uf, dt, du, 0.0, du)
         du = self._L(self._v, t + dt)
-        _combine(vf, 0.75, uf, 0.25, vf, 0.25 * dt, du)
+        self._combine(vf, 0.75, uf, 0.25, vf, 0.25 * dt, du)
         du = self._L(self._v, t + 0.5 * dt)
-        _combine(uf, 1.0 / 3.0, uf, 2.0 / 3.0, vf, 2.0 / 3.0 * dt, du)
+        self._combine(uf, 1.0 / 3.0, uf, 2.0 / 3.0, vf, 2.0 / 3.0 * dt, du)
 
 
 def available() -> list[str]:
@@ -141,6 +154,7 @@ def available() -> list[str]:
 
 
 def get_integrator(name: str, rhs: Rhs, like: np.ndarray, project: Hook | None = None,
-                   first_stage: Hook | None = None) -> Integrator:
-    """Build the integrator registered as ``name`` for states shaped like ``like`` (hooks: see the module)."""
-    return Integrator.registry.lookup(name)(rhs, like, project, first_stage)
+                   first_stage: Hook | None = None, arrays=HostArrays) -> Integrator:
+    """Build the integrator registered as ``name`` for states shaped like ``like`` (hooks: see the module;
+    ``arrays``: where the state lives, :class:`HostArrays` or the GPU step's)."""
+    return Integrator.registry.lookup(name)(rhs, like, project, first_stage, arrays)

@@ -25,20 +25,24 @@ def _coefficient(value, ncells: int | None, name: str) -> np.ndarray:
     return arr
 
 
+@njit(inline="always", cache=True)
+def source_cell(u, du, i, iso, ss, sa, src, measure):
+    """du[i] += σs_i (u0_i iso − u_i) − σa_i u_i + S_i ⟨1⟩ iso for cell i of flattened (ncells, n) arrays
+    (the CPU loop below and the GPU step's kernel, :mod:`hpcclose.gpu.step`, call it)."""
+    s = ss[i]
+    a = sa[i]
+    q = src[i] * measure
+    gain = s * u[i, 0] + q
+    for k in range(u.shape[1]):
+        du[i, k] += gain * iso[k] - (s + a) * u[i, k]
+
+
 @njit(parallel=True, cache=True)
 def _apply(u, du, iso, ss, sa, src, measure):
-    """du[i] += σs_i (u0_i iso − u_i) − σa_i u_i + S_i ⟨1⟩ iso for flattened (ncells, n) arrays.
-
-    The coefficients are full (ncells,) arrays (scalars broadcast once, see Sources._per_cell).
-    """
-    ncells, n = u.shape
-    for i in prange(ncells):
-        s = ss[i]
-        a = sa[i]
-        q = src[i] * measure
-        gain = s * u[i, 0] + q
-        for k in range(n):
-            du[i, k] += gain * iso[k] - (s + a) * u[i, k]
+    """:func:`source_cell` for every cell. The coefficients are full (ncells,) arrays (scalars broadcast
+    once, see Sources.per_cell)."""
+    for i in prange(u.shape[0]):
+        source_cell(u, du, i, iso, ss, sa, src, measure)
 
 
 class Sources:
@@ -65,7 +69,7 @@ class Sources:
         self.active = bool(np.any(self.sigma_s) or np.any(self.sigma_a) or np.any(self.source))
         self._full: dict[int, tuple[np.ndarray, ...]] = {}
 
-    def _per_cell(self, ncells: int) -> tuple[np.ndarray, ...]:
+    def per_cell(self, ncells: int) -> tuple[np.ndarray, ...]:
         """σs, σa, S as (ncells,) arrays, broadcast once per grid size and kept."""
         if ncells not in self._full:
             full = []
@@ -81,6 +85,17 @@ class Sources:
         """Sources consistent with the closure's basis and quadrature."""
         return cls(basis.isotropic(1.0, quad), sigma_s, sigma_a, source, measure=float(quad.weights.sum()))
 
+    def mass_rate(self, u: np.ndarray) -> float:
+        """Σ over the cells of d(u0)/dt from these sources at the moments u (per unit cell volume): what
+        scattering (0 up to rounding), absorption and the source add to the mass, for the run's balance."""
+        if not self.active:
+            return 0.0
+        n = self.iso.size
+        u0 = np.asarray(u).reshape(-1, n)[:, 0]
+        ss, sa, src = self.per_cell(u0.size)
+        # the zeroth component of _apply's update
+        return float(np.sum((ss * u0 + src * self.measure) * self.iso[0] - (ss + sa) * u0))
+
     def apply(self, u: np.ndarray, du: np.ndarray) -> np.ndarray:
         """du += S(u) for owned-cell moments u of shape (nx, n) or (ny, nx, n); returns du."""
         if not self.active:
@@ -89,7 +104,7 @@ class Sources:
             raise ValueError(f"sources: u {u.shape} and du {du.shape} must match, with n = {self.iso.size}")
         n = u.shape[-1]
         ncells = u.size // n
-        ss, sa, src = self._per_cell(ncells)
+        ss, sa, src = self.per_cell(ncells)
         u2 = np.ascontiguousarray(u, dtype=np.float64).reshape(ncells, n)
         if du.flags.c_contiguous and du.dtype == np.float64:
             _apply(u2, du.reshape(ncells, n), self.iso, ss, sa, src, self.measure)

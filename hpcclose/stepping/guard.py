@@ -69,9 +69,12 @@ class StateGuard(Observer):
     # --- the state check ----------------------------------------------------------------------------
     def _contribute_state(self, sim, red: FusedReduction) -> None:
         u2 = sim.u.reshape(-1, sim.n)
+        # the closure's α of the last stage (a state near this one) starts the certificates: verdicts as without
         margin = (np.where(np.isfinite(u2[:, 0]), np.inf, np.nan) if sim.closure.linear
-                  else sim.basis.realizability_margin(u2))
-        bad = ~(margin > 0.0) | ~np.all(np.isfinite(u2), axis=1)
+                  else sim.basis.realizability_margin(u2, sim.alpha))
+        bad = ~(margin > 0.0)
+        if not np.isfinite(u2).all():  # the per-row test only when needed (a reduction over n is slow)
+            bad |= ~np.all(np.isfinite(u2), axis=1)
         self._bad_cells = np.flatnonzero(bad)
         self._slots = (red.sum(u2[:, 0].sum() * sim.grid.cell_volume), red.min(u2[:, 0].min()),
                        red.min(margin.min() if margin.size else np.inf), red.sum(self._bad_cells.size),

@@ -156,11 +156,12 @@ class Basis:
         """True for moment vectors in the interior of the realizable set (batched over leading axes)."""
         return realizability.margin(self, u) > 0.0
 
-    def realizability_margin(self, u: np.ndarray) -> np.ndarray:
+    def realizability_margin(self, u: np.ndarray, alpha: np.ndarray | None = None) -> np.ndarray:
         """A distance-like measure to ∂R of the normalised moments (positive inside, ≤ 0 outside): with a
         measure (and in 2D beyond N = 2), the depth in the cone of its nodes (:mod:`.cone`); otherwise the
-        smallest eigenvalue of the classical moment conditions (:mod:`.realizability`)."""
-        return realizability.margin(self, u)
+        smallest eigenvalue of the classical moment conditions (:mod:`.realizability`). ``alpha``: the
+        multipliers of an exponential ansatz near u (a closure's), where the cone's test starts its search."""
+        return realizability.margin(self, u, alpha)
 
 
 def _real_harmonic(l: int, m: int, mu: np.ndarray, phi: np.ndarray) -> np.ndarray:

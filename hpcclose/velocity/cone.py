@@ -9,15 +9,18 @@ the share of isotropic density the state holds (1 for the isotropic state, 0 on 
 outside). Everything is computed in coordinates orthonormal under the rule (ω' = S u/u0, node vectors
 q(v) with Σ_q ŵ_q q qᵀ = I, ŵ = w/Σw, q_0 ≡ 1), where the tests are well conditioned at any N.
 
-Per cell, in one Numba pass (cheap, decides almost every cell of a run):
+Per cell, in one Numba pass (:mod:`.certificate`; cheap, decides almost every cell of a run):
 
 1. **A certificate of realizability** (a lower bound on t*): densities ĝ = ŵ exp(a·q) ⊙ (1 + d·q) have
-   exactly the moments ω' when d = H⁻¹(ω' − ⟨q e^{a·q}⟩), H = ⟨q qᵀ e^{a·q}⟩ — one Newton step of the
-   entropy dual from a. At a = 0 it is the P_N density ω'·q(v). If 1 + d·q ≥ 0 at every node, the state is
-   realizable and t* ≥ min_q e^{a·q_q}(1 + d·q_q). Otherwise take a damped Newton step and try again
-   (:data:`CERTIFY_STEPS` at most): interior states are certified within a few. Before any of this, in
-   O(n): the P_N density is at least 1 − B|ω'_{1:}| with B = max_q |q_{1:}(v_q)|, which settles the nearly
-   isotropic cells (most cells of a run) without a pass over the nodes.
+   exactly the moments ω' when d = H⁻¹r, r = ω' − ⟨q e^{a·q}⟩, H = ⟨q qᵀ e^{a·q}⟩ — one Newton step of the
+   entropy dual from a; so do ĝ = ŵ (e^{a·q} + r·q) (q is orthonormal under ŵ), without H, which decides
+   most cells where a is near the dual optimum. At a = 0 it is the P_N density ω'·q(v). If either density
+   is ≥ 0 at every node, the state is realizable and t* ≥ its smallest value over ŵ. Otherwise take a
+   damped Newton step and try again (:data:`CERTIFY_STEPS` at most): interior states are certified within
+   a few. Before any of this, in O(n): the P_N density is at least 1 − B|ω'_{1:}| with B = max_q
+   |q_{1:}(v_q)|, which settles the nearly isotropic cells without a pass over the nodes. Where the caller
+   knows multipliers α of an ansatz near the state (the guard passes the closure's of the last stage), the
+   search first starts from them (any start gives a valid certificate, so the verdicts are the same).
 2. **Necessary conditions** (an upper bound on t*): for a polynomial ℓ ≥ 0 at the nodes (1, and 1 − μ²,
    1 ± μ in 1D; 1 − vx² − vy² = μ², 1 ± vx, 1 ± vy in 2D) and polynomials ψ with ℓψψᵀ of degree ≤ N,
    L(ω') = Σ_q ĝ_q ℓ_q ψ ψᵀ is linear in ω' and positive semi-definite for every realizable state; with
@@ -29,24 +32,17 @@ The few cells neither step decides go to the exact test, a linear programme (:mo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
-from numba import njit, prange
 
-from ..kernels.fastmath import exp_row
-from ..kernels.jit import PARALLEL, SERIAL
-from . import lp
+from . import certificate, lp
 from .quadrature import Quadrature
 
 #: Damped Newton steps the certificate search takes before it gives a cell to the exact test.
 CERTIFY_STEPS = 12
 #: An upper bound this far below zero rejects a state (the bounds are exact to ~1e−15 in these coordinates).
 REJECT_BELOW = -1e-9
-#: Armijo parameters of the damped steps (sufficient decrease, smallest step).
-_ARMIJO, _MIN_STEP = 1e-4, 1e-6
-#: The search starts from log max(p, _FLOOR · max p), p the P_N density (measured on the line source: fewest steps).
-_FLOOR = 1e-3
 
 
 @dataclass(frozen=True)
@@ -60,6 +56,9 @@ class Cone:
     tests: np.ndarray  # the necessary-condition tensors C[a, b, l] (L = C·ω'), flattened one after another
     test_sizes: np.ndarray  # (ntests,): the order k of each L
     reach: float  # B = max_q |q_{1:}(v_q)|: the P_N density is ≥ 1 − B |ω'_{1:}|
+    from_basis: np.ndarray  # (n, n) R: the closure's ansatz e^{α·m} is e^{(Rα)·q} (q = m R⁻¹)
+    log_weight: float  # log Σw: the closure's density w e^{α·m} is u0 ŵ e^{a·q} with a0 = (Rα)0 + log(Σw/u0)
+    padded: tuple = field(repr=False)  # qᵀ (n, Qp), q (Qp, n) and ŵ, zero-padded (certificate.py)
 
     @classmethod
     def build(cls, values: np.ndarray, localisers: list[tuple[np.ndarray, int]], quad: Quadrature,
@@ -88,18 +87,24 @@ class Cone:
         flat = np.concatenate([c.ravel() for c in tensors]) if tensors else np.zeros(0)
         sizes = np.array([c.shape[0] for c in tensors], dtype=np.int64)
         reach = float(np.sqrt(np.max(np.sum(nodes[:, 1:] ** 2, axis=1))))
-        return cls(quad.name, np.ascontiguousarray(to_orth), np.ascontiguousarray(nodes), wn, flat, sizes, reach)
+        return cls(quad.name, np.ascontiguousarray(to_orth), np.ascontiguousarray(nodes), wn, flat, sizes, reach,
+                   np.ascontiguousarray(r), float(np.log(quad.weights.sum())), certificate.padded(nodes, wn))
 
-    def margin(self, u: np.ndarray) -> np.ndarray:
+    def margin(self, u: np.ndarray, alpha: np.ndarray | None = None) -> np.ndarray:
         """The depth t* of every row of ``u`` (ncells, n), or a bound on it with the same sign (see the
-        module docstring); −inf where u0 ≤ 0, NaN where u is not finite."""
+        module docstring); −inf where u0 ≤ 0, NaN where u is not finite. ``alpha``: multipliers of an
+        exponential ansatz e^{α·m} per row with moments near u (the closure's of the last stage), where the
+        certificate search starts first (:mod:`.certificate`); any α gives the same verdicts."""
         u2 = np.ascontiguousarray(u, dtype=float)
         out = np.empty(u2.shape[0])
-        omega = np.empty_like(u2)
-        _decide(u2, np.ascontiguousarray(self.to_orth.T), self.nodes, np.ascontiguousarray(self.nodes.T),
-                self.weights, self.tests, self.test_sizes, self.reach, CERTIFY_STEPS, REJECT_BELOW, out, omega)
+        warm = np.zeros((0, u2.shape[1])) if alpha is None else np.ascontiguousarray(alpha, dtype=float)
+        if warm.shape[0] and warm.shape != u2.shape:
+            raise ValueError(f"cone margin: alpha has shape {warm.shape}, the moments {u2.shape}")
+        certificate.decide(u2, warm, self.from_basis, self.log_weight, np.ascontiguousarray(self.to_orth.T),
+                           *self.padded, self.nodes.shape[0], self.tests, self.test_sizes, self.reach,
+                           CERTIFY_STEPS, REJECT_BELOW, out)
         for i in np.flatnonzero(np.isinf(out) & (out > 0)):  # undecided: the exact test
-            out[i] = lp.depth(self.nodes, omega[i])
+            out[i] = lp.depth(self.nodes, self.to_orth @ u2[i] / u2[i, 0])
         return out
 
 
@@ -134,174 +139,3 @@ def _orthonormal(values: np.ndarray, weights: np.ndarray, strict: bool = True):
     with np.errstate(divide="ignore", invalid="ignore"):
         q = np.where(sw > 0, qr / sw, values @ np.linalg.inv(r))
     return q, r
-
-
-# --- the per-cell tests (Numba) ----------------------------------------------------------------------
-@njit(**SERIAL)
-def _cholesky_solve(h, r, d):
-    """d ← H⁻¹ r, H (symmetric) overwritten by its Cholesky factor L in the lower triangle; False if H is not
-    numerically positive definite. Right-looking factorisation and column-oriented substitutions: the
-    inner loops run down columns of L without a reduction."""
-    n = h.shape[0]
-    for k in range(n):
-        if not h[k, k] > 1e-300:
-            return False
-        h[k, k] = np.sqrt(h[k, k])
-        for i in range(k + 1, n):
-            h[i, k] /= h[k, k]
-        for j in range(k + 1, n):
-            for i in range(j, n):
-                h[i, j] -= h[i, k] * h[j, k]
-    d[:] = r
-    for k in range(n):  # L y = r
-        d[k] /= h[k, k]
-        for i in range(k + 1, n):
-            d[i] -= h[i, k] * d[k]
-    for k in range(n - 1, -1, -1):  # Lᵀ d = y
-        d[k] /= h[k, k]
-        for i in range(k):
-            d[i] -= h[k, i] * d[k]
-    return True
-
-
-@njit(**SERIAL)
-def _ansatz(a, nodes_t, wn, z, e):
-    """z ← q·a and e ← ŵ e^z at every node; returns Σ e (inf on overflow). Loops without reductions over
-    the nodes, and the vectorised exp of the flux kernels: these run for every uncertified cell."""
-    n, Q = nodes_t.shape
-    z[:] = 0.0
-    for j in range(n):
-        aj = a[j]
-        for q in range(Q):
-            z[q] += aj * nodes_t[j, q]
-    e[:] = z
-    exp_row(e, np.empty(Q))
-    total = 0.0
-    for q in range(Q):
-        e[q] *= wn[q]
-        total += e[q]
-    return total
-
-
-@njit(**SERIAL)
-def _newton_system(omega, nodes, nodes_t, e, weighted, h, r):
-    """r ← ω' − Σ e q and H ← Σ e q qᵀ (BLAS: these products are most of the certificate search's work)."""
-    n, Q = nodes_t.shape
-    for j in range(n):
-        for q in range(Q):
-            weighted[j, q] = e[q] * nodes_t[j, q]
-    h[:, :] = np.dot(weighted, nodes)
-    r[:] = omega - np.dot(nodes_t, e)
-
-
-@njit(**SERIAL)
-def _certify(omega, nodes, nodes_t, wn, steps):
-    """A lower bound on the depth from the densities ŵ e^{a·q}(1 + d·q) (module docstring); −inf if none of
-    the tries is non-negative at every node."""
-    n, Q = nodes_t.shape
-    # a = 0: the P_N density p = ω'·q, no factorisation needed (decides most cells of a run)
-    p = np.zeros(Q)
-    for j in range(n):
-        for q in range(Q):
-            p[q] += omega[j] * nodes_t[j, q]
-    lo, top = np.inf, -np.inf
-    for q in range(Q):
-        lo, top = min(lo, p[q]), max(top, p[q])
-    if lo > 0.0 or steps == 0:
-        return lo if lo > 0.0 else -np.inf
-    # start from the projection of log p (p floored at 1e−3 of its peak): half the cells a run leaves here
-    # are certified at once, the rest within a few steps (fewer than from a = 0)
-    a = np.zeros(n)
-    for q in range(Q):
-        lp = np.log(max(p[q], _FLOOR * top)) * wn[q]
-        for j in range(n):
-            a[j] += lp * nodes_t[j, q]
-    d, r, trial = np.empty(n), np.empty(n), np.empty(n)
-    z, e, h, weighted = np.empty(Q), np.empty(Q), np.empty((n, n)), np.empty((n, Q))
-    phi = _ansatz(a, nodes_t, wn, z, e) - np.dot(a, omega)
-    for _ in range(steps):
-        # the correction d = H⁻¹(ω' − ⟨q e^{a·q}⟩) at a: a certificate if 1 + d·q ≥ 0 at every node
-        _newton_system(omega, nodes, nodes_t, e, weighted, h, r)
-        if not (np.isfinite(phi) and _cholesky_solve(h, r, d)):
-            return -np.inf
-        corr = np.ones(Q)
-        for j in range(n):
-            for q in range(Q):
-                corr[q] += d[j] * nodes_t[j, q]
-        lo = np.inf
-        for q in range(Q):
-            lo = min(lo, e[q] / wn[q] * corr[q])
-        if lo > 0.0:
-            return lo
-        # otherwise d is the Newton direction of the entropy dual φ(a) = Σ ŵ e^{a·q} − a·ω': a damped step
-        slope = -np.dot(d, r)
-        s = 1.0
-        while True:
-            for j in range(n):
-                trial[j] = a[j] + s * d[j]
-            new = _ansatz(trial, nodes_t, wn, z, e) - np.dot(trial, omega)
-            if new <= phi + _ARMIJO * s * slope or s < _MIN_STEP:
-                break
-            s *= 0.5
-        a[:] = trial
-        phi = new
-    return -np.inf
-
-
-@njit(**SERIAL)
-def _upper_bound(omega, tests, sizes):
-    """min over the necessary-condition matrices of λ_min(L(ω')) (inf if there are none)."""
-    n = omega.shape[0]
-    hi = np.inf
-    off = 0
-    for k in sizes:
-        mat = np.zeros((k, k))
-        for i in range(k):
-            for j in range(k):
-                s = 0.0
-                base = off + (i * k + j) * n
-                for l in range(n):
-                    s += tests[base + l] * omega[l]
-                mat[i, j] = s
-        hi = min(hi, np.linalg.eigvalsh(mat)[0])
-        off += k * k * n
-    return hi
-
-
-@njit(**PARALLEL)
-def _decide(u, to_orth_t, nodes, nodes_t, wn, tests, sizes, reach, steps, reject_below, out, omega):
-    """Per cell: ω' into ``omega``; the depth bound into ``out`` (+inf: undecided, for the exact test)."""
-    ncells, n = u.shape
-    for i in prange(ncells):
-        u0 = u[i, 0]
-        finite = True
-        for j in range(n):
-            finite = finite and np.isfinite(u[i, j])
-        if not finite:
-            out[i] = np.nan
-            continue
-        if not u0 > 0.0:
-            out[i] = -np.inf
-            continue
-        for j in range(n):
-            s = 0.0
-            for l in range(n):
-                s += u[i, l] * to_orth_t[l, j]
-            omega[i, j] = s / u0
-            finite = finite and np.isfinite(omega[i, j])
-        if not finite:  # moments too large to normalise
-            out[i] = np.nan
-            continue
-        spread = 0.0
-        for j in range(1, n):
-            spread += omega[i, j] * omega[i, j]
-        lo = 1.0 - reach * np.sqrt(spread)
-        if lo > 0.0:  # nearly isotropic: the P_N density is positive at every node
-            out[i] = lo
-            continue
-        lo = _certify(omega[i], nodes, nodes_t, wn, steps)
-        if lo > 0.0:
-            out[i] = lo
-            continue
-        hi = _upper_bound(omega[i], tests, sizes)
-        out[i] = hi if hi < reject_below else np.inf

@@ -67,6 +67,46 @@ def _mats_2d(w: np.ndarray, N: int) -> list[np.ndarray]:
     return [cov, (1.0 - sxx - syy)[..., None, None]]
 
 
+@njit(cache=True)
+def _jacobi_min_eig(m: np.ndarray) -> float:
+    """λ_min of a symmetric matrix by cyclic Jacobi rotations, in place (``m`` is destroyed): no allocation,
+    accurate to round-off of ‖m‖ like LAPACK's, a few sweeps for the ≤ 5 × 5 Hankel matrices of N ≤ 9."""
+    k = m.shape[0]
+    # entries at round-off of the matrix (1e−15 of its Frobenius norm, a few ulps) are dropped: the
+    # eigenvalues move by no more than that, what LAPACK's answer differs by anyway; the sweeps then end
+    floor = 0.0
+    for p in range(k):
+        for q in range(k):
+            floor += m[p, q] * m[p, q]
+    floor = 1e-15 * np.sqrt(floor)
+    for _ in range(50):
+        rotated = False
+        for p in range(k - 1):
+            for q in range(p + 1, k):
+                apq = m[p, q]
+                if not abs(apq) > floor:  # (NaN too: it comes out below)
+                    continue
+                rotated = True
+                theta = (m[q, q] - m[p, p]) / (2.0 * apq)
+                t = (1.0 if theta >= 0 else -1.0) / (abs(theta) + np.sqrt(theta * theta + 1.0))
+                c = 1.0 / np.sqrt(t * t + 1.0)
+                s = t * c
+                for r in range(k):  # columns p, q
+                    mrp, mrq = m[r, p], m[r, q]
+                    m[r, p], m[r, q] = c * mrp - s * mrq, s * mrp + c * mrq
+                for r in range(k):  # rows p, q
+                    mpr, mqr = m[p, r], m[q, r]
+                    m[p, r], m[q, r] = c * mpr - s * mqr, s * mpr + c * mqr
+        if not rotated:
+            break
+    lo = np.inf
+    for p in range(k):
+        if m[p, p] != m[p, p]:
+            return np.nan
+        lo = min(lo, m[p, p])
+    return lo
+
+
 @njit(cache=True, inline="always")
 def _sym_min_eig(m: np.ndarray) -> float:
     k = m.shape[0]
@@ -74,54 +114,61 @@ def _sym_min_eig(m: np.ndarray) -> float:
         return m[0, 0]
     if k == 2:
         return 0.5 * (m[0, 0] + m[1, 1]) - np.hypot(0.5 * (m[0, 0] - m[1, 1]), m[0, 1])
-    return np.linalg.eigvalsh(m)[0]
+    return _jacobi_min_eig(m)
 
 
 @njit(parallel=True, cache=True)
 def _margin_1d(u: np.ndarray, tinv_t: np.ndarray, N: int, out: np.ndarray) -> None:
     """Per cell, the Hankel matrices whose definiteness characterises moments of order ≤ N on [−1, 1]:
     N = 2k: [w_{i+j}]_{i,j≤k} and [w_{i+j} − w_{i+j+2}]_{i,j<k}; N = 2k+1: [w_{i+j} ± w_{i+j+1}]_{i,j≤k};
-    ``out`` gets their smallest eigenvalue. Fused in Numba because the solver's guard runs it every step,
-    where building stacked matrices with numpy cost more than the closure itself."""
+    ``out`` gets their smallest eigenvalue. Fused in Numba because closures check their input with it
+    (``check=True``), where building stacked matrices with numpy cost more than the closure itself; one
+    workspace per chunk of cells, no allocation per cell (LAPACK's eigvalsh per cell cost ~1 µs)."""
     ncells, n = u.shape
     k = N // 2
     sa = k + 1
     sb = k if N % 2 == 0 else k + 1
-    for i in prange(ncells):
-        u0 = u[i, 0]
-        if not u0 > 0.0:
-            out[i] = -np.inf if u0 <= 0.0 else np.nan
-            continue
+    chunk = 256
+    for c in prange((ncells + chunk - 1) // chunk):
         w = np.empty(n)
-        for j in range(n):
-            acc = 0.0
-            for l in range(n):
-                acc += u[i, l] * tinv_t[l, j]
-            w[j] = acc / u0
-        w[0] = 1.0
-        if not np.all(np.isfinite(w)):
-            out[i] = np.nan
-            continue
         a = np.empty((sa, sa))
         b = np.empty((max(sb, 1), max(sb, 1)))
-        for r in range(sa):
-            for c in range(sa):
-                a[r, c] = w[r + c] if N % 2 == 0 else w[r + c] + w[r + c + 1]
-        lo = _sym_min_eig(a) if N > 0 else 1.0
-        if sb > 0:
-            for r in range(sb):
-                for c in range(sb):
-                    b[r, c] = w[r + c] - w[r + c + 2] if N % 2 == 0 else w[r + c] - w[r + c + 1]
-            lo = min(lo, _sym_min_eig(b))
-        out[i] = lo
+        for i in range(c * chunk, min(ncells, (c + 1) * chunk)):
+            u0 = u[i, 0]
+            if not u0 > 0.0:
+                out[i] = -np.inf if u0 <= 0.0 else np.nan
+                continue
+            for j in range(n):
+                acc = 0.0
+                for l in range(n):
+                    acc += u[i, l] * tinv_t[l, j]
+                w[j] = acc / u0
+            w[0] = 1.0
+            finite = True
+            for j in range(n):
+                finite = finite and np.isfinite(w[j])
+            if not finite:
+                out[i] = np.nan
+                continue
+            for r in range(sa):
+                for col in range(sa):
+                    a[r, col] = w[r + col] if N % 2 == 0 else w[r + col] + w[r + col + 1]
+            lo = _sym_min_eig(a) if N > 0 else 1.0
+            if sb > 0:
+                for r in range(sb):
+                    for col in range(sb):
+                        b[r, col] = w[r + col] - w[r + col + 2] if N % 2 == 0 else w[r + col] - w[r + col + 1]
+                lo = min(lo, _sym_min_eig(b))
+            out[i] = lo
 
 
-def margin(basis: Basis, u: np.ndarray) -> np.ndarray:
+def margin(basis: Basis, u: np.ndarray, alpha: np.ndarray | None = None) -> np.ndarray:
     """Smallest eigenvalue of the realizability matrices of the normalised moments (−inf if u0 ≤ 0); the
-    depth in the cone of the measure's nodes where the basis carries one, or is 2D with N > 2."""
+    depth in the cone of the measure's nodes where the basis carries one, or is 2D with N > 2 (there
+    ``alpha``, multipliers of an ansatz near u, only speeds the test up: :meth:`.Cone.margin`)."""
     if basis.measure is not None or (basis.dim == 2 and basis.N > 2):
         u2 = np.atleast_2d(np.asarray(u, dtype=float)).reshape(-1, basis.n)
-        out = basis.cone.margin(u2)
+        out = basis.cone.margin(u2, None if alpha is None else np.reshape(alpha, u2.shape))
         return out.reshape(np.shape(u)[:-1]) if np.ndim(u) > 1 else out.reshape(())
     if basis.dim == 1:
         u2 = np.ascontiguousarray(np.atleast_2d(np.asarray(u, dtype=float)).reshape(-1, basis.n))

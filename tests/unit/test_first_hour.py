@@ -167,13 +167,13 @@ def test_every_option_has_help():
 
 @pytest.mark.slow
 def test_info_is_quick_and_leaves_tensorflow_alone():
+    """What made `info` slow was importing TensorFlow (~7 s); it must not (no wall-clock assertion: the
+    test machines are shared)."""
     code = ("import sys; from hpcclose.__main__ import main; main(['info']); "
             "print('tensorflow imported:', 'tensorflow' in sys.modules)")
-    t0 = time.perf_counter()
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert res.returncode == 0 and "tensorflow imported: False" in res.stdout
     assert res.stderr == ""  # nothing printed besides the table
-    assert time.perf_counter() - t0 < 5.0
 
 
 # --- plots ---------------------------------------------------------------------------------------------

@@ -63,3 +63,19 @@ def test_submit_passes_options_through_untouched(tmp_path):
     args = (tmp_path / "sbatch.args").read_text().split("\n")[:-1]
     assert args == ["--ntasks=8", str(JOBS / "run.slurm"), str(ROOT / "inputs" / "plane_source_m2.toml"), "--set",
                     value]
+
+
+def test_run_gpu_slurm_runs_the_step_on_the_device_with_bound_ranks(tmp_path):
+    """run_gpu.slurm: run.slurm's chain with parallel.device = "gpu" (numba-cuda's simulator here) and srun
+    told the cores per rank and to bind them."""
+    env = {**_stubs(tmp_path), "SLURM_CPUS_PER_TASK": "4"}
+    (tmp_path / "bin" / "srun").write_text(
+        f'#!/bin/sh\nprintf "%s %s\\n" "$SLURM_CPU_BIND" "$SRUN_CPUS_PER_TASK" > "{tmp_path}/srun.env"\nexec "$@"\n')
+    run_dir = tmp_path / "run dir"
+    job = ["bash", str(JOBS / "run_gpu.slurm"), str(ROOT / "inputs" / "plane_source_m2.toml"), "--set",
+           f'output.dir="{run_dir}"', "--set", "mesh.cells=12", "--set", "scheme.max_steps=2"]
+    res = subprocess.run(job, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert res.returncode == 0 and "run complete" in res.stdout, res.stderr
+    assert (tmp_path / "srun.env").read_text() == "cores 4\n"
+    assert "device: GPU 0 (simulator); halo staged through pinned host buffers (simulator)" in res.stderr
+    assert list(run_dir.glob("fields_*.h5"))

@@ -133,3 +133,36 @@ def test_plane_source_at_n30_runs_past_step_1():
     while not sim.done():
         sim.step()
     assert sim.step_count == 12 and sim.guard.state.margin > 0
+
+
+@pytest.mark.parametrize("kind, dim, N", [("monomial", 2, 2), ("spherical_harmonics", 2, 4), ("legendre", 1, 7)])
+def test_the_warm_start_from_multipliers_keeps_the_verdicts(kind, dim, N):
+    """The guard passes the closure's α (of a nearby state): the certificate search starts there. The
+    verdicts must be those without α and the independent LP's, whatever α is (near, random, not finite)."""
+    rng = np.random.default_rng(RNG_SEED + 31 * N + dim)
+    quad = rules.default(dim, N)
+    basis = make_basis(kind, dim, N).on(quad)
+    m = basis.evaluate(quad)
+    scale = 1.0 / np.abs(m).max(axis=0)
+    alphas = rng.normal(0, 3.0, (80, basis.n)) * scale
+    u = np.concatenate([random_states(basis, quad, rng, 20), _moments(m, quad.weights, np.exp(alphas @ m.T))])
+    cold = basis.realizability_margin(u)
+    ref = np.array([independent_depth(m, quad.weights, row) for row in u])
+    clear = np.abs(ref) > 1e-6
+    near = np.concatenate([rng.normal(0, 1.0, (80, basis.n)) * scale, alphas])  # the generating α for the last 80
+    junk = rng.normal(0, 50.0, u.shape)
+    junk[::7] = np.nan
+    for alpha in (near, alphas[rng.integers(0, 80, u.shape[0])] + 1e-3, junk):
+        warm = basis.realizability_margin(u, alpha)
+        np.testing.assert_array_equal(warm > 0, cold > 0)
+        np.testing.assert_array_equal(warm[clear] > 0, ref[clear] > 0)
+        assert np.all(warm[warm > 0] <= ref[warm > 0] + 1e-6)
+    # from the generating α itself the first try succeeds: the bound is the density's smallest value over ŵ
+    # (where the reach test does not settle the cell first)
+    cone = basis.cone
+    omega = u[-80:] @ cone.to_orth.T / u[-80:, :1]
+    anisotropic = 1.0 - cone.reach * np.linalg.norm(omega[:, 1:], axis=1) <= 0
+    dens = np.exp(alphas @ m.T) * quad.weights.sum() / u[-80:, :1]
+    warm = basis.realizability_margin(u[-80:], alphas)
+    assert anisotropic.sum() > 20
+    np.testing.assert_allclose(warm[anisotropic], dens[anisotropic].min(axis=1), rtol=1e-6, atol=1e-12)

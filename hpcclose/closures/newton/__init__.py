@@ -27,7 +27,9 @@ iteration parameters and status codes; the fast math (exp, FMA, dot products) is
 Kernels for other code
 ----------------------
 Numba code can call :func:`newton_cell` (one normalised cell, scratch from :func:`make_workspace`) or
-:func:`solve_chunk` (one attempt for a range of cells); :func:`newton_batch` is the Python-level
+:func:`solve_chunk` (one attempt for a range of cells; :func:`~.batch.attempt` is the same with the
+caller's scratch, which is how the CUDA kernels of :mod:`hpcclose.gpu.newton` run it, one cell a
+thread); :func:`newton_batch` is the Python-level
 parallel driver with regularisation that :class:`NewtonClosure` uses; :func:`kernel_data` builds their
 ``data`` argument.
 """

@@ -18,6 +18,8 @@ r. If every r fails the cell gets the (finite) isotropic α (``reg_index`` −2)
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 from numba import njit, prange, types
@@ -25,34 +27,44 @@ from numba import njit, prange, types
 from ...kernels.jit import PARALLEL, SERIAL
 from .cell import make_workspace, newton_cell
 from .constants import CONVERGED, MAX_ITER, NOT_STARTED, UNBOUNDED
-from .lanes import newton_lanes
+from .lanes import lanes_scratch, lanes_solve, real_nodes
 
 
 @njit(**SERIAL)
 def solve_chunk(data, omega, alpha, warm, tol, kmax, acb_switch, alpha_cold, lanes, lo, hi, iters, status):
-    """One attempt for the cells lo … hi−1, serially: the fast path (:func:`newton_lanes`), then the
-    robust path (:func:`newton_cell`, change of basis when ill-conditioned) for the cells it hands over,
-    within ``kmax`` iterations in all. UNBOUNDED and MAX_ITER cells skip the robust path (hopeless
-    without regularisation). Arguments as in :func:`newton_batch`; ``iters``/``status`` are per cell.
-    Unsolved cells keep the last accepted iterate in ``alpha``.
+    """One attempt for the cells lo … hi−1, serially: :func:`attempt` with freshly allocated scratch
+    (``lanes`` lanes for the fast path, fewer for a short range). Arguments as in :func:`newton_batch`;
+    ``iters``/``status`` are per cell. Unsolved cells keep the last accepted iterate in ``alpha``."""
+    n = omega.shape[1]
+    nl = min(lanes, (hi - lo + 15) // 16 * 16)
+    lane = lanes_scratch(n, data[2].shape[0], real_nodes(data[1]), nl)
+    ws = make_workspace(n, data[0].shape[1], data[2].shape[0])
+    attempt(data, omega, alpha, warm, tol, kmax, acb_switch, alpha_cold, lo, hi, iters, status, lane, ws,
+            np.empty(n))
+
+
+@njit(**SERIAL)
+def attempt(data, omega, alpha, warm, tol, kmax, acb_switch, alpha_cold, lo, hi, iters, status, lane, ws, a):
+    """One attempt for the cells lo … hi−1 with caller-provided scratch (nothing allocated, so a CUDA
+    thread can call it): the fast path (:func:`lanes_solve`, scratch ``lane``), then the robust path
+    (:func:`newton_cell`, scratch ``ws`` and the (n,) row ``a``; change of basis when ill-conditioned) for
+    the cells it hands over, within ``kmax`` iterations in all. UNBOUNDED and MAX_ITER cells skip the
+    robust path (hopeless without regularisation). Unsolved cells keep the last accepted iterate.
     """
     n = omega.shape[1]
     if acb_switch < np.inf:
-        nl = min(lanes, (hi - lo + 15) // 16 * 16)
-        newton_lanes(data, omega, alpha, warm, alpha_cold, tol, kmax, acb_switch, lo, hi, nl, iters, status)
+        lanes_solve(data, omega, alpha, warm, alpha_cold, tol, kmax, acb_switch, lo, hi, iters, status, lane)
     else:
         for i in range(lo, hi):
             status[i] = NOT_STARTED
             iters[i] = 0
-    ws = make_workspace(n, data[0].shape[1], data[2].shape[0])
-    a = np.empty(n)
     for i in range(lo, hi):
         st = status[i]
         if st == CONVERGED or st == UNBOUNDED or st == MAX_ITER or iters[i] >= kmax:
             continue
         use = st != NOT_STARTED or warm
         for j in range(n):
-            if not np.isfinite(alpha[i, j]):
+            if not math.isfinite(alpha[i, j]):
                 use = False
         for j in range(n):
             a[j] = alpha[i, j] if use else alpha_cold[j]
@@ -77,10 +89,13 @@ def _batch_parallel(solve, data, omega, alpha, warm, tol, kmax, acb_switch, alph
 
 
 _PARALLEL = {}
+_LAST = [None, None]  # the last data tuple and its kernel: typeof of that tuple of arrays costs ~0.1 ms a call
 
 
 def _parallel_kernel(data):
     """The parallel kernel for this layout of ``data`` (compiled, or loaded from the cache, once)."""
+    if _LAST[0] is data:
+        return _LAST[1]
     key = numba.typeof(data)
     if key not in _PARALLEL:
         f2, f1, i1 = types.float64[:, ::1], types.float64[::1], types.int64[::1]
@@ -89,6 +104,7 @@ def _parallel_kernel(data):
         sig = types.none(types.FunctionType(chunk_sig), *head, types.int64, i1, i1)
         jit = njit(sig, **PARALLEL)
         _PARALLEL[key] = jit(_batch_parallel)
+    _LAST[:] = data, _PARALLEL[key]
     return _PARALLEL[key]
 
 
@@ -123,8 +139,8 @@ def newton_batch(data, omega, alpha, warm, tol, k0, max_iter, acb_switch, regs, 
     pend = np.flatnonzero(status != CONVERGED)
     if pend.size == 0:
         return
-    nodes = data[0][:, data[1] > 0]  # basis values at the real (not padding) nodes
-    r_low = _separation_bound(alpha[pend], omega[pend], omega_iso, nodes, status[pend])
+    mT, w = data[0], data[1]
+    r_low = _separation_bounds(alpha[pend], omega[pend], omega_iso, mT, w, status[pend])
     for k, r in enumerate(regs):
         if pend.size == 0:
             break
@@ -142,7 +158,7 @@ def newton_batch(data, omega, alpha, warm, tol, k0, max_iter, acb_switch, regs, 
         ok = sr == CONVERGED
         alpha[cells[ok]] = ar[ok]
         reg_index[cells[ok]] = k
-        r_low[todo] = np.maximum(r_low[todo], _separation_bound(ar, omega[cells], omega_iso, nodes, sr))
+        r_low[todo] = np.maximum(r_low[todo], _separation_bounds(ar, omega[cells], omega_iso, mT, w, sr))
         keep = np.ones(pend.size, bool)
         keep[np.flatnonzero(todo)[ok]] = False
         pend, r_low = pend[keep], r_low[keep]
@@ -150,22 +166,43 @@ def newton_batch(data, omega, alpha, warm, tol, k0, max_iter, acb_switch, regs, 
     reg_index[pend] = -2
 
 
-def _separation_bound(alpha, omega, omega_iso, nodes, status):
-    """For cells that failed as UNBOUNDED: the r below which (1 − r) ω + r ω_iso is provably outside the
-    discrete realizable set (0 for the others).
+@njit(**SERIAL)
+def separation_bound(a, v, omega_iso, mT, w, status):
+    """For a cell that failed as UNBOUNDED with the iterate ``a`` (n,) on the moments ``v`` (n,): the r below
+    which (1 − r) v + r ω_iso is provably outside the discrete realizable set (0 for other cells; mT, w as
+    in :func:`kernel_data`, nodes with zero weight are padding).
 
     φ(α) < 1 + log min w implies α·v > max_q α·m_q (since ⟨e^{α·m}⟩ ≥ w_q e^{max α·m_q}), so the
     hyperplane {x : α·x = max_q α·m_q} separates the failed moments v from the convex hull of the nodes'
     basis values; every point of the segment towards ω_iso with α·v_r > max_q α·m_q is outside as well,
-    i.e. every r < (α·ω − max α·m_q) / (α·ω − α·ω_iso). Skipping those r cannot change the r that
+    i.e. every r < (α·v − max α·m_q) / (α·v − α·ω_iso). Skipping those r cannot change the r that
     succeeds: it only saves the attempts that must fail.
     """
-    h_max = (alpha @ nodes).max(axis=1)
-    h_w = np.einsum("ij,ij->i", alpha, omega)
-    h_iso = alpha @ omega_iso
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = (h_w - h_max) / (h_w - h_iso)
-    valid = (status == UNBOUNDED) & (h_w > h_max) & (h_w > h_iso) & np.isfinite(r)
-    # a hair below the bound: rounding must not skip an r that is feasible
-    return np.where(valid, r * (1.0 - 1e-9), 0.0)
+    if status != UNBOUNDED:
+        return 0.0
+    n, Qp = mT.shape
+    h_max = -np.inf
+    for q in range(Qp):
+        if w[q] > 0.0:
+            s = 0.0
+            for j in range(n):
+                s += a[j] * mT[j, q]
+            h_max = max(h_max, s)
+    h_w = 0.0
+    h_iso = 0.0
+    for j in range(n):
+        h_w += a[j] * v[j]
+        h_iso += a[j] * omega_iso[j]
+    r = (h_w - h_max) / (h_w - h_iso)
+    if h_w > h_max and h_w > h_iso and math.isfinite(r):
+        return r * (1.0 - 1e-9)  # a hair below the bound: rounding must not skip an r that is feasible
+    return 0.0
 
+
+@njit(**SERIAL)
+def _separation_bounds(alpha, omega, omega_iso, mT, w, status):
+    """:func:`separation_bound` for every row."""
+    out = np.empty(alpha.shape[0])
+    for i in range(alpha.shape[0]):
+        out[i] = separation_bound(alpha[i], omega[i], omega_iso, mT, w, status[i])
+    return out

@@ -39,6 +39,8 @@ instead of spending k0 iterations.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -88,10 +90,15 @@ def _evaluate(alpha, mT, w, v, z, G):
     return S - av, S, A
 
 
+# Rows of the scratch arrays Z, V, M of newton_cell (a CUDA caller allocates the same shapes itself).
+WS_ROWS = (3, 4, 2)
+
+
 @njit(**SERIAL)
 def make_workspace(n, Qp, nb):
     """Scratch for :func:`newton_cell`: Z (3, Qp), P (n, Qp), V (4, n), Y (nb,), M (2, n, n)."""
-    return np.empty((3, Qp)), np.empty((n, Qp)), np.empty((4, n)), np.empty(nb), np.empty((2, n, n))
+    rz, rv, rm = WS_ROWS
+    return np.empty((rz, Qp)), np.empty((n, Qp)), np.empty((rv, n)), np.empty(nb), np.empty((rm, n, n))
 
 
 @njit(**SERIAL)
@@ -158,7 +165,7 @@ def newton_cell(data, ws, v, alpha, tol, max_iter, acb_switch):
             gn2 += gm[j] * gm[j]
         if not (gn2 < np.inf):
             return NONFINITE, it
-        if np.sqrt(gn2) <= tol:
+        if math.sqrt(gn2) <= tol:
             return CONVERGED, it
         if it >= max_iter:
             return MAX_ITER, it
@@ -176,7 +183,7 @@ def newton_cell(data, ws, v, alpha, tol, max_iter, acb_switch):
             if not (s > 0.0) or not (s < np.inf):
                 return CHOLESKY, it
             pmin = min(pmin, s)
-            ljj = np.sqrt(s)
+            ljj = math.sqrt(s)
             H[j, j] = ljj
             inv = 1.0 / ljj
             for i in range(j + 1, n):

@@ -12,6 +12,8 @@ The fast path hands a cell over to the robust path (:mod:`.cell`) when its Hessi
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -34,6 +36,9 @@ from .constants import (
 # Lane states of newton_lanes.
 _EMPTY, _EVAL_INIT, _SEARCH, _NEED_DIR = 0, 1, 2, 3
 _TAKE = -2  # lane code: empty lane that asks for a cell; -1: nothing to do
+# Rows of the scratch of lanes_solve: (n, L) arrays, float and int per-lane vectors (see lanes_scratch;
+# a CUDA caller allocates the same shapes itself).
+LANE_ROWS = (8, 14, 9)
 
 
 @njit(**SERIAL)
@@ -61,7 +66,7 @@ def _lanes_refill(code, cell, state, it, cold, al, at, V, alpha, status, iters, 
             use_warm = warm
             if warm:
                 for j in range(n):
-                    if not np.isfinite(alpha[i, j]):
+                    if not math.isfinite(alpha[i, j]):
                         use_warm = False
             cold[k] = 0 if use_warm else 1
             for j in range(n):
@@ -210,7 +215,7 @@ def _lanes_direction(Hs, y, gm, H, invd, dd, da, slope, hmax, pmin, okc, tmp):
                 okc[k] = 0
                 s = 1.0
             pmin[k] = min(pmin[k], s)
-            ljj = np.sqrt(s)
+            ljj = math.sqrt(s)
             H[j, j, k] = ljj
             invd[j, k] = 1.0 / ljj
         for i in range(j + 1, n):
@@ -244,8 +249,36 @@ def _lanes_direction(Hs, y, gm, H, invd, dd, da, slope, hmax, pmin, okc, tmp):
 
 
 @njit(**SERIAL)
+def real_nodes(w):
+    """Nodes up to the last non-zero weight: the zero-weight padding nodes need no lanes."""
+    nq = w.shape[0]
+    while nq > 1 and w[nq - 1] == 0.0:
+        nq -= 1
+    return nq
+
+
+@njit(**SERIAL)
+def lanes_scratch(n, nb, nq, L):
+    """Scratch of :func:`lanes_solve` for ``L`` lanes: (F (8, n, L), y (nb, L), H (n, n, L), ZG (2, nq, L),
+    s (14, L), iv (9, L) int64). A caller without an allocator (a CUDA thread) passes arrays of these
+    shapes instead."""
+    rf, rs, ri = LANE_ROWS
+    return (np.empty((rf, n, L)), np.empty((nb, L)), np.empty((n, n, L)), np.empty((2, nq, L)),
+            np.empty((rs, L)), np.empty((ri, L), np.int64))
+
+
+@njit(**SERIAL)
 def newton_lanes(data, omega, alpha, warm, alpha_cold, tol, k0, acb_switch, lo, hi, L, iters, status):
-    """Fast path for cells lo … hi−1: plain Cholesky–Newton with Armijo, ``L`` cells at a time.
+    """Fast path for cells lo … hi−1 with ``L`` lanes: :func:`lanes_solve` with freshly allocated scratch."""
+    n = omega.shape[1]
+    scratch = lanes_scratch(n, data[2].shape[0], real_nodes(data[1]), L)
+    lanes_solve(data, omega, alpha, warm, alpha_cold, tol, k0, acb_switch, lo, hi, iters, status, scratch)
+
+
+@njit(**SERIAL)
+def lanes_solve(data, omega, alpha, warm, alpha_cold, tol, k0, acb_switch, lo, hi, iters, status, scratch):
+    """Fast path for cells lo … hi−1: plain Cholesky–Newton with Armijo, L cells at a time (L, and the
+    number of real nodes nq, from the shapes of ``scratch``, see :func:`lanes_scratch`).
 
     Every cell occupies one lane; all per-node loops run over the lanes (contiguous, so they vectorise
     without reassociating any sum), and a lane whose cell finishes takes the next cell of the queue. A
@@ -253,50 +286,33 @@ def newton_lanes(data, omega, alpha, warm, alpha_cold, tol, k0, acb_switch, lo, 
     (:func:`newton_cell`): ILLCONDITIONED (min L_jj² < acb_switch · max H_jj: continue with the change
     of basis from the current α), MAX_ITER (k0 spent), UNBOUNDED, CHOLESKY, LINESEARCH or NONFINITE.
     ``alpha`` (in: warm starts if ``warm``) receives the last accepted iterate, ``iters`` the steps.
+    Every lane's arithmetic is independent of the others', so results do not depend on L (a CUDA
+    thread runs it with L = 1 and gets the CPU's iterates).
     """
     mT, w, wbT, C, Cg, phi_floor, mmax, h0, h1, h2, g0, g1, g2 = data
     Hs = (h0, h1, h2)  # the non-zeros of the product tensor (data.py)
     Gs = (g0, g1, g2)
     n, Qp = mT.shape
-    nb = wbT.shape[0]
-    V = np.empty((n, L))
-    al = np.empty((n, L))
-    at = np.empty((n, L))
-    da = np.empty((n, L))
-    dnew = np.empty((n, L))
-    dd = np.empty((n, L))
-    gm = np.empty((n, L))
-    invd = np.empty((n, L))
-    y = np.empty((nb, L))
-    H = np.empty((n, n, L))
-    nq = Qp  # the padding nodes (zero weight) need no lanes
-    while nq > 1 and w[nq - 1] == 0.0:
-        nq -= 1
-    z = np.empty((nq, L))
-    G = np.empty((nq, L))
-    phi = np.empty(L)
-    S = np.empty(L)
-    A = np.empty(L)
-    t = np.empty(L)
-    slope = np.empty(L)
-    dslope = np.empty(L)
-    phit = np.empty(L)
-    St = np.empty(L)
-    At = np.empty(L)
-    noise = np.empty(L)
-    hmax = np.empty(L)
-    pmin = np.empty(L)
-    gn2 = np.empty(L)
-    tmp = np.empty(L)
-    cell = np.zeros(L, np.int64)
-    state = np.zeros(L, np.int64)
-    it = np.zeros(L, np.int64)
-    halv = np.zeros(L, np.int64)
-    cold = np.zeros(L, np.int64)
-    bad = np.zeros(L, np.int64)
-    okc = np.zeros(L, np.int64)
-    acc = np.zeros(L, np.int64)
-    code = np.full(L, _TAKE, np.int64)
+    F, y, H, ZG, sv, iv = scratch
+    L = F.shape[2]
+    nq = ZG.shape[1]
+    # named views of the scratch: per-component (n, L) arrays, per-lane vectors
+    V, al, at, da, dnew, dd, gm, invd = F[0], F[1], F[2], F[3], F[4], F[5], F[6], F[7]
+    z, G = ZG[0], ZG[1]
+    phi, S, A, t, slope, dslope, phit, St = sv[0], sv[1], sv[2], sv[3], sv[4], sv[5], sv[6], sv[7]
+    At, noise, hmax, pmin, gn2, tmp = sv[8], sv[9], sv[10], sv[11], sv[12], sv[13]
+    cell, state, it, halv, cold, bad, okc, acc, code = iv[0], iv[1], iv[2], iv[3], iv[4], iv[5], iv[6], \
+        iv[7], iv[8]
+    for k in range(L):
+        cell[k] = 0
+        state[k] = 0
+        it[k] = 0
+        halv[k] = 0
+        cold[k] = 0
+        bad[k] = 0
+        okc[k] = 0
+        acc[k] = 0
+        code[k] = _TAKE
     for k in range(L):
         for j in range(n):
             at[j, k] = alpha_cold[j]
@@ -356,7 +372,7 @@ def newton_lanes(data, omega, alpha, warm, alpha_cold, tol, k0, acb_switch, lo, 
         _lanes_gradient(wbT, Gs, nq, G, V, y, gm, gn2)
         step = False
         for k in range(L):
-            if state[k] == _NEED_DIR and np.sqrt(gn2[k]) > tol and gn2[k] < np.inf and it[k] < k0:
+            if state[k] == _NEED_DIR and math.sqrt(gn2[k]) > tol and gn2[k] < np.inf and it[k] < k0:
                 step = True
         if step:
             _lanes_direction(Hs, y, gm, H, invd, dd, dnew, dslope, hmax, pmin, okc, tmp)
@@ -364,7 +380,7 @@ def newton_lanes(data, omega, alpha, warm, alpha_cold, tol, k0, acb_switch, lo, 
             code[k] = -1
             if state[k] != _NEED_DIR:
                 continue
-            if np.sqrt(gn2[k]) <= tol:
+            if math.sqrt(gn2[k]) <= tol:
                 code[k] = CONVERGED
             elif not (gn2[k] < np.inf):
                 code[k] = NONFINITE

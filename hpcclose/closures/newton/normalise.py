@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ...kernels.jit import PARALLEL
+from ...kernels.jit import PARALLEL, SERIAL
 
 
 @njit(**PARALLEL)
@@ -30,10 +30,16 @@ def count_unclosable(u):
 def normalise(u, logu0, alpha0, warm, omega, a):
     """omega = u / u0 per cell; if ``warm``: a = alpha0 with a[:, 0] −= log u0 (the normalised warm start)."""
     for i in prange(u.shape[0]):
-        u0 = u[i, 0]
-        for j in range(u.shape[1]):
-            omega[i, j] = u[i, j] / u0
-        if warm:
-            for j in range(u.shape[1]):
-                a[i, j] = alpha0[i, j]
-            a[i, 0] -= logu0[i]
+        normalise_row(u[i], logu0[i], alpha0[i], warm, omega[i], a[i])
+
+
+@njit(**SERIAL)
+def normalise_row(u, logu0, alpha0, warm, omega, a):
+    """One cell of :func:`normalise` (rows u, alpha0, omega, a; also called by the CUDA kernel)."""
+    u0 = u[0]
+    for j in range(u.shape[0]):
+        omega[j] = u[j] / u0
+    if warm:
+        for j in range(u.shape[0]):
+            a[j] = alpha0[j]
+        a[0] -= logu0
