@@ -24,7 +24,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--reference", help="a fields file to draw as a dashed reference (1D)")
     parser.add_argument("--exact", action="store_true",
                         help="overlay the exact solution at every output time where one exists (the plane "
-                        "source's density, Ganapol); warns when there is none")
+                        "source's density, Ganapol; the line source's on its radial profile); warns when there is none")
     parser.add_argument("--out", help="directory for the PNGs (default: <run>/plots)")
 
 

@@ -2,7 +2,8 @@
 
 The plane source (1D, the delta variant) has Ganapol's density at every t > 0. A radially symmetric
 2D problem (the line source) is drawn as a radial profile next to its maps; its exact u0(r, t) is
-taken from :data:`RADIAL` when the problem has one there (none does yet), through :func:`radial`.
+taken from :data:`RADIAL` through :func:`radial` (the line source: its ``Problem.exact``, Ganapol's kernel
+convolved with the initial Gaussian, where the parameters have one).
 """
 
 from __future__ import annotations
@@ -14,8 +15,16 @@ import numpy as np
 
 #: 2D problems whose solution depends on the distance r from the origin only (drawn against r too).
 RADIALLY_SYMMETRIC = ("line_source",)
+
+
+def _from_problem(problem, t: float, where: np.ndarray) -> np.ndarray | None:
+    """The problem's own exact profile (``Problem.exact``) at ``where``, or None where it has none at ``t``."""
+    exact = problem.exact(t)
+    return None if exact is None else exact.profile(where)
+
+
 #: problem name → exact u0 at distances r and time t: ``f(problem, t, r) -> array`` (or None at that t)
-RADIAL: dict[str, Callable[[Any, float, np.ndarray], np.ndarray | None]] = {}
+RADIAL: dict[str, Callable[[Any, float, np.ndarray], np.ndarray | None]] = {"line_source": _from_problem}
 
 
 def problem_of(attrs: Mapping[str, Any]):

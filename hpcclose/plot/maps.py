@@ -4,6 +4,7 @@ exact profile where one is known."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -11,6 +12,8 @@ import numpy as np
 
 from ..io.fields import read_fields
 from .figure import DIVERGING, SEQUENTIAL, RunInfo, grid_of, save
+
+log = logging.getLogger("hpcclose")
 
 
 def _map(fig, ax, values: np.ndarray, extent: list[float], signed: bool, title: str) -> None:
@@ -32,6 +35,8 @@ def _radial(ax, g: dict, u0: np.ndarray, t: float, exact) -> None:
     profile = exact(t, rr) if exact is not None else None
     if profile is not None:
         ax.plot(rr, profile, "k-", lw=1.2, label="exact")
+    elif exact is not None:  # e.g. t = 0 (the line source's δ) or parameters without an exact solution
+        log.warning("--exact: no exact solution of this run at t = %.4g", t)
     ax.set(xlabel="distance from the source r", ylabel=r"$\langle \psi \rangle$  [u0]", title="radial profile")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)

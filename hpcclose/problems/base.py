@@ -9,6 +9,7 @@ the paper's values), so errors name ``problem.<key>``.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -37,6 +38,22 @@ class Coefficients:
     source: float | np.ndarray = 0.0
 
 
+@dataclass(frozen=True)
+class ExactSolution:
+    """A problem's exact density u0 = ⟨f⟩ at time ``t`` (its floor included), for plots and error tables.
+
+    ``coordinate`` is "x" (1D: the position) or "r" (2D, radially symmetric: the distance from the origin);
+    ``profile(values)`` gives u0 at those coordinate values; ``cell_averages(centres, spacing)`` gives u0
+    averaged over the cells with those per-axis centres and widths (array order), as a run's cells hold it.
+    """
+
+    t: float
+    coordinate: str
+    label: str
+    profile: Callable[[np.ndarray], np.ndarray]
+    cell_averages: Callable[[tuple[np.ndarray, ...], tuple[float, ...]], np.ndarray]
+
+
 class Problem(ABC):
     """Subclasses set ``name``, ``dim``, ``Params`` and implement the three hooks below."""
 
@@ -44,8 +61,8 @@ class Problem(ABC):
     dim: ClassVar[int] = 1
     Params: ClassVar[type[Params]] = Params
     registry: ClassVar[Registry] = Registry("problem", "problem.name", tuple(
-        f"{__package__}.{m}" for m in ("checkerboard", "inflow", "line_source", "periodic1d", "periodic2d",
-                                       "plane_source")))
+        f"{__package__}.{m}" for m in ("checkerboard", "hohlraum", "inflow", "line_source", "periodic1d",
+                                       "periodic2d", "plane_source")))
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -75,6 +92,15 @@ class Problem(ABC):
     def coefficients(self, centres: tuple[np.ndarray, ...]) -> Coefficients:
         """σs, σa and source on the owned cells (scalars when constant)."""
         return Coefficients()
+
+    def exact(self, t: float) -> ExactSolution | None:
+        """The exact solution at time ``t`` > 0 where one is known for these parameters, else None."""
+        return None
+
+    def absorption_regions(self, centres: tuple[np.ndarray, ...]) -> dict[str, np.ndarray]:
+        """Named regions (boolean masks over the owned cells) whose absorption ∫ σa u0 dA is a quantity of
+        interest of the problem (:class:`~hpcclose.stepping.absorption.AbsorptionRecorder`); none by default."""
+        return {}
 
     def describe(self) -> str:
         return f"{self.name} ({', '.join(f'{k}={v}' for k, v in self.p.model_dump().items())})"

@@ -3,7 +3,8 @@
 [−1.5, 1.5]², σs = 1, σa = 0, t_final = 1. The δ is smoothed to a Gaussian of width s = 0.03 (the
 benchmark's choice): density ρ0 = exp(−r²/(2s²))/(2πs²) (unit mass) + a floor ρ_floor = 1e−4·⟨1⟩/(4π),
 cell-averaged; the angular density is isotropic. Walls hold the floor value (the pulse never reaches
-them before t = 1).
+them before t = 1). The exact solution (:mod:`.line_source_exact`, σs = 1, σa = 0) is the line-source
+kernel convolved with the same Gaussian, plus the floor.
 """
 
 from __future__ import annotations
@@ -12,7 +13,11 @@ import numpy as np
 from pydantic import Field
 
 from ..scheme.boundary import BoundaryCondition
-from .base import Coefficients, Params, Problem, cell_average, isotropic_moments
+from .base import Coefficients, ExactSolution, Params, Problem, cell_average, isotropic_moments
+from .line_source_exact import line_source_cell_averages, radial_density
+
+#: ⟨1⟩ of every 2D (sphere) rule: the floor's density is floor · 4π.
+SPHERE = 4.0 * np.pi
 
 
 class LineSourceParams(Params):
@@ -43,3 +48,13 @@ class LineSource(Problem):
 
     def coefficients(self, centres):
         return Coefficients(self.p.sigma_s, self.p.sigma_a, 0.0)
+
+    def exact(self, t):
+        p = self.p
+        if t <= 0 or p.sigma_s != 1.0 or p.sigma_a != 0.0:
+            return None
+        floor = p.floor * SPHERE
+        return ExactSolution(
+            t, "r", f"exact kinetic (Ganapol), t = {t:.3g}",
+            profile=lambda r: radial_density(r, t, p.width) + floor,
+            cell_averages=lambda centres, spacing: line_source_cell_averages(centres, spacing, t, p.width) + floor)

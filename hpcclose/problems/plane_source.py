@@ -6,7 +6,8 @@ How the delta is put on the grid: its unit mass goes into the cell(s) containing
 number of cells x = 0 is a face, and each of the two neighbouring cells gets half (density 1/(2Δx));
 with an odd number the middle cell gets all of it (density 1/Δx). The discrete total mass is exactly 1
 (plus the floor) on every grid. ``variant = "smooth"`` is the refined variant of [A] (1000 cells):
-f0 = ½ χ[−½, ½](x) cos²(πx) + f_floor, cell-averaged by Gauss quadrature.
+f0 = ½ χ[−½, ½](x) cos²(πx) + f_floor, cell-averaged by Gauss quadrature. The δ variant with σs = 1,
+σa = 0 has Ganapol's exact solution (:mod:`.ganapol`), plus the floor.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import numpy as np
 from pydantic import Field
 
 from ..scheme.boundary import BoundaryCondition
-from .base import Coefficients, Params, Problem, cell_average, isotropic_moments
+from .base import Coefficients, ExactSolution, Params, Problem, cell_average, isotropic_moments
+from .ganapol import plane_source_cell_averages, plane_source_density
 
 
 class PlaneSourceParams(Params):
@@ -57,3 +59,16 @@ class PlaneSource(Problem):
 
     def coefficients(self, centres):
         return Coefficients(self.p.sigma_s, self.p.sigma_a, 0.0)
+
+    def exact(self, t):
+        p = self.p
+        if t <= 0 or p.variant != "delta" or p.sigma_s != 1.0 or p.sigma_a != 0.0:
+            return None
+        floor = 2.0 * p.f_floor  # ⟨1⟩ = 2
+
+        def cell_averages(centres, spacing):
+            edges = np.append(centres[0] - 0.5 * spacing[0], centres[0][-1] + 0.5 * spacing[0])
+            return plane_source_cell_averages(edges, t) + floor
+
+        return ExactSolution(t, "x", f"exact kinetic (Ganapol), t = {t:.3g}",
+                             profile=lambda x: plane_source_density(x, t) + floor, cell_averages=cell_averages)

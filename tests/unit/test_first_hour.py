@@ -191,7 +191,11 @@ def test_plots_of_a_1d_and_a_2d_run(small_runs, tmp_path, caplog):
         made = plot(small_runs["2d"], tmp_path / "p2", exact=True, frames=[-1])
     last = sorted(small_runs["2d"].glob("fields_*.h5"))[-1]
     assert [p.name for p in made] == [f"{last.stem}.png", "histories.png"]
-    assert "--exact" in caplog.text  # no exact line source here: said, not silently ignored
+    assert "--exact" not in caplog.text  # the exact line source is drawn on the radial profile
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="hpcclose"):
+        plot(small_runs["2d"], tmp_path / "p5", exact=True, frames=[0])
+    assert "--exact: no exact solution of this run at t = 0" in caplog.text  # said, not silently ignored
     everything = plot(small_runs["2d"], tmp_path / "p3")
     assert len(everything) == len(list(small_runs["2d"].glob("fields_*.h5"))) + 1
     with pytest.raises(InputError, match="--frames: no output 99"):
