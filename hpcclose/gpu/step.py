@@ -8,7 +8,8 @@ the whole run. A stage (the host path's, kernel for kernel):
     host's integrators on device arrays (:class:`~.arrays.DeviceArrays`).
 
 What crosses to the host: per stage the halo slabs (staged MPI only), the closure's statistics (counters,
-then only the regularised / failed cells) and the walls' zeroth-moment fluxes (2 numbers per axis); per step
+then only the regularised / failed cells), the walls' zeroth-moment fluxes (2 numbers per axis) and, with
+sources, their mass rate (one number, for the summary's balance); per step
 u (the guard's realizability check) and the start state's entropy (summed on the device by the closure's
 formula; a closure with a formula of its own gets its start α copied and the host's); α only when an output
 or checkpoint reads it. The host's copy of u is the state between
