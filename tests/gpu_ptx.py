@@ -108,6 +108,7 @@ def _step_kernels():
     yield "step: _divergence", flux._divergence, (v3, v3, f8, f8, v3)
     yield "step: _wall_sums", flux._wall_sums, (v3, m1, v1)
     yield "step: _sources", step._sources, (v2, v2, v1, v1, v1, v1, f8)
+    yield "step: _source_rate", step._source_rate, (v2, v1, v1, v1, v1, f8, v1)
     yield "step: _moments", step._moments, (v2, v2, v1, b1, v2)
     yield "step: _entropy", step._entropy, (v2, v2, v2, v1, i8, v1)
 

@@ -29,7 +29,7 @@ from ..closures.newton import NewtonClosure
 from ..errors import RealizabilityError
 from ..grid import NG
 from ..kernels.fastmath import exp_full
-from ..scheme.sources import source_cell
+from ..scheme.sources import source_cell, source_rate_cell
 from .arrays import DeviceArrays, copy_box
 from .base import THREADS, blocks, view
 from .closures import to_device
@@ -48,11 +48,11 @@ def _sources(u, du, iso, ss, sa, src, measure):
 
 @cuda.jit
 def _source_rate(u, iso, ss, sa, src, measure, rate):
-    """rate[i] = d(u0_i)/dt from the sources (the zeroth component of source_cell's update): the cells'
-    terms of the step's mass balance, summed on the device."""
+    """rate[i] = d(u0_i)/dt from the sources (the CPU's per-cell function): the cells' terms of the step's
+    mass balance, summed on the device."""
     i = cuda.grid(1)
     if i < u.shape[0]:
-        rate[i] = (ss[i] * u[i, 0] + src[i] * measure) * iso[0] - (ss[i] + sa[i]) * u[i, 0]
+        rate[i] = source_rate_cell(view(u), i, view(iso), view(ss), view(sa), view(src), measure)
 
 
 @cuda.jit

@@ -37,6 +37,22 @@ def source_cell(u, du, i, iso, ss, sa, src, measure):
         du[i, k] += gain * iso[k] - (s + a) * u[i, k]
 
 
+@njit(inline="always", cache=True)
+def source_rate_cell(u, i, iso, ss, sa, src, measure):
+    """d(u0_i)/dt from the sources: the zeroth component of :func:`source_cell`'s update, cell i's term of
+    the run's mass balance (the CPU sum below and the GPU step's kernel call it)."""
+    return (ss[i] * u[i, 0] + src[i] * measure) * iso[0] - (ss[i] + sa[i]) * u[i, 0]
+
+
+@njit(parallel=True, cache=True)
+def _rate(u, iso, ss, sa, src, measure):
+    """Σ_i :func:`source_rate_cell` over the flattened (ncells, n) moments."""
+    total = 0.0
+    for i in prange(u.shape[0]):
+        total += source_rate_cell(u, i, iso, ss, sa, src, measure)
+    return total
+
+
 @njit(parallel=True, cache=True)
 def _apply(u, du, iso, ss, sa, src, measure):
     """:func:`source_cell` for every cell. The coefficients are full (ncells,) arrays (scalars broadcast
@@ -90,11 +106,8 @@ class Sources:
         scattering (0 up to rounding), absorption and the source add to the mass, for the run's balance."""
         if not self.active:
             return 0.0
-        n = self.iso.size
-        u0 = np.asarray(u).reshape(-1, n)[:, 0]
-        ss, sa, src = self.per_cell(u0.size)
-        # the zeroth component of _apply's update
-        return float(np.sum((ss * u0 + src * self.measure) * self.iso[0] - (ss + sa) * u0))
+        u2 = np.ascontiguousarray(u, dtype=np.float64).reshape(-1, self.iso.size)
+        return float(_rate(u2, self.iso, *self.per_cell(u2.shape[0]), self.measure))
 
     def apply(self, u: np.ndarray, du: np.ndarray) -> np.ndarray:
         """du += S(u) for owned-cell moments u of shape (nx, n) or (ny, nx, n); returns du."""
