@@ -40,8 +40,9 @@ def test_exception_on_one_rank_aborts_all(tmp_path):
     res = run_mpi(2, [sys.executable, str(script)], timeout=60)  # a hang ends in TimeoutExpired
     assert res.returncode != 0
     assert "[rank 1/2]" in res.stderr and "deliberate failure" in res.stderr
-    # rank 1 aborted the job (MPICH: "MPI_Abort", Open MPI: "MPI_ABORT"): rank 0 never left the barrier
-    assert "mpi_abort" in res.stderr.lower() and "passed the barrier" not in res.stdout
+    # rank 1 aborted the job: rank 0 never left the barrier (the launcher's own "MPI_Abort" line is not
+    # checked: a loaded machine may kill the aborting process before the launcher forwards it)
+    assert "passed the barrier" not in res.stdout
 
 
 def test_user_error_is_one_line_exit_2(tmp_path):
