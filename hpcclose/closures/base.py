@@ -20,6 +20,7 @@ import numpy as np
 from pydantic import BaseModel, ValidationError
 
 from ..errors import InputError, RealizabilityError
+from ..kernels.moments import ansatz_moments
 from ..registry import Registry
 from ..validation import STRICT_INPUT, input_error
 from ..velocity import Basis, Quadrature
@@ -88,6 +89,7 @@ class Closure(ABC):
         # (Q, n) basis values at the nodes and the weights, contiguous for the Numba kernels
         self.m = np.ascontiguousarray(basis.evaluate(quad))
         self.w = np.ascontiguousarray(quad.weights)
+        self._mT = np.ascontiguousarray(self.m.T)
 
     @property
     def n(self) -> int:
@@ -105,8 +107,11 @@ class Closure(ABC):
         return z if self.linear else np.exp(z)
 
     def moments(self, alpha: np.ndarray) -> np.ndarray:
-        """Moments ⟨m ansatz⟩ of the ansatz with multipliers α, (ncells, n)."""
-        return (self.ansatz(alpha) * self.w) @ self.m
+        """Moments ⟨m ansatz⟩ of the ansatz with multipliers α, (…, n) like α; each cell's sums in a fixed
+        order (:mod:`hpcclose.kernels.moments`), so a cell's result does not depend on the batch."""
+        a = np.asarray(alpha, dtype=float)
+        u = ansatz_moments(np.ascontiguousarray(a.reshape(-1, self.n)), self._mT, self.w, self.linear)
+        return u.reshape(a.shape)
 
     def entropy(self, u: np.ndarray, alpha: np.ndarray | None = None) -> np.ndarray:
         """Entropy density h(u) per cell: α·u − ⟨e^{α·m}⟩ (Maxwell–Boltzmann); ½⟨(α·m)²⟩ for linear."""

@@ -29,6 +29,7 @@ from ..closures.newton import NewtonClosure
 from ..errors import RealizabilityError
 from ..grid import NG
 from ..kernels.fastmath import exp_full
+from ..kernels.moments import ansatz_moments_cell
 from ..scheme.sources import source_cell, source_rate_cell
 from .arrays import DeviceArrays, copy_box
 from .base import THREADS, blocks, view
@@ -57,19 +58,10 @@ def _source_rate(u, iso, ss, sa, src, measure, rate):
 
 @cuda.jit
 def _moments(alpha, mT, w, linear, u):
-    """u[i] = Σ_q w_q m_q f_q, f_q = exp(α_i·m_q) (or α_i·m_q): the realizability reconstruction."""
+    """The realizability reconstruction, cell by cell (the CPU's per-cell function)."""
     i = cuda.grid(1)
     if i < u.shape[0]:
-        n, Q = mT.shape
-        for k in range(n):
-            u[i, k] = 0.0
-        for q in range(Q):
-            z = 0.0
-            for k in range(n):
-                z += alpha[i, k] * mT[k, q]
-            f = w[q] * (z if linear else exp_full(z))
-            for k in range(n):
-                u[i, k] += f * mT[k, q]
+        ansatz_moments_cell(view(alpha), i, view(mT), view(w), linear, view(u))
 
 
 @cuda.jit
