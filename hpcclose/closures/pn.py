@@ -14,6 +14,7 @@ import numpy as np
 import scipy.linalg
 
 from ..errors import InputError
+from ..kernels.moments import cellwise_product
 from ..velocity import Basis, Quadrature
 from .base import Closure, ClosureStats
 
@@ -47,5 +48,5 @@ class PNClosure(Closure):
         """Expansion coefficients α = M⁻¹u (ncells, n); ``alpha0`` is ignored (the map is linear)."""
         u, shape = self.as_cells(u, "pn")
         self.check_realizable(u, where="pn")
-        alpha = u @ self.inv_t
+        alpha = cellwise_product(np.ascontiguousarray(u), self.inv_t)  # a cell's α whatever the batch
         return alpha.reshape(shape), ClosureStats(ncells=u.shape[0])

@@ -50,6 +50,7 @@ import numpy as np
 from pydantic import Field
 
 from ..errors import InputError
+from ..kernels.moments import cellwise_product
 from ..velocity import Basis, Quadrature
 from .base import Closure, ClosureOptions, ClosureStats
 
@@ -175,6 +176,7 @@ class SplineClosure(Closure):
                              "lower alpha_max or size") from None
         self.mu = self.m[:, 1]
         self.logw = np.log(self.w)
+        self._w_col, self._mu_col = self.w[:, None].copy(), self.mu[:, None].copy()  # (Q, 1) for the products
         self.omega_iso = float(np.dot(self.w, self.mu) / self.w.sum())
 
     # --- the batched call -------------------------------------------------------------------------
@@ -228,7 +230,7 @@ class SplineClosure(Closure):
         s = np.empty_like(zmax)
         for c in range(0, a1.size, CHUNK):  # chunks keep the (cells, nodes) temporary in cache
             z = np.multiply.outer(a1[c:c + CHUNK], self.mu) - zmax[c:c + CHUNK, None]
-            s[c:c + CHUNK] = np.exp(z) @ self.w
+            s[c:c + CHUNK] = cellwise_product(np.exp(z), self._w_col)[:, 0]  # whatever the batch
         return -(zmax + np.log(s))
 
     def _langevin(self, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -236,7 +238,7 @@ class SplineClosure(Closure):
         z = np.multiply.outer(a, self.mu) + self.logw
         p = np.exp(z - z.max(axis=-1, keepdims=True))
         p /= p.sum(axis=-1, keepdims=True)
-        mean = p @ self.mu
+        mean = cellwise_product(p.reshape(-1, self.mu.size), self._mu_col).reshape(p.shape[:-1])
         return mean, (p * (self.mu - mean[..., None]) ** 2).sum(axis=-1)
 
     def _invert_langevin(self, omega: np.ndarray, tol: float = 1e-14, maxiter: int = 200):
