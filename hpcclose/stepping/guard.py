@@ -59,7 +59,7 @@ class StateGuard(Observer):
     def act(self, sim, red: FusedReduction) -> None:
         stats = sim.step_stats
         when = f"t = {stats.t:.6g}, step {stats.step}"
-        self._act_state(sim, red, f"t = {sim.t:.6g}, step {sim.step_count}")
+        self._act_state(sim, red, f"t = {sim.t:.6g}, step {sim.step_count}", _remedy(sim))
         if red[self._nfailed] > 0:
             cells, rows, stage = self._failure or (np.zeros(0, np.int64), None, 0)
             self._raise(sim, red[self._failed_key], f"{int(red[self._nfailed])} cell-solve(s)", cells, rows,
@@ -80,13 +80,13 @@ class StateGuard(Observer):
                        red.min(margin.min() if margin.size else np.inf), red.sum(self._bad_cells.size),
                        red.min(self._key(sim, self._bad_cells)))
 
-    def _act_state(self, sim, red: FusedReduction, when: str) -> None:
+    def _act_state(self, sim, red: FusedReduction, when: str, remedy: str = "") -> None:
         mass, min_u0, margin, nbad, key = (red[s] for s in self._slots)
         self.state = StateSummary(sim.t, mass, min_u0, margin)
         if nbad > 0:
             u2 = sim.u.reshape(-1, sim.n)
             self._raise(sim, key, f"{int(nbad)} cell(s)", self._bad_cells, u2[self._bad_cells],
-                        f"{when}: non-finite or non-realizable moments")
+                        f"{when}: non-finite or non-realizable moments", remedy)
 
     @staticmethod
     def _key(sim, cells: np.ndarray | None) -> float:
@@ -96,7 +96,7 @@ class StateGuard(Observer):
         return float(np.ravel_multi_index(sim.decomp.global_cell_index(np.asarray(cells)), sim.grid.shape).min())
 
     @staticmethod
-    def _raise(sim, key: float, count: str, cells: np.ndarray, rows, what: str) -> None:
+    def _raise(sim, key: float, count: str, cells: np.ndarray, rows, what: str, remedy: str = "") -> None:
         """Raise the same error on every rank, with the first cell's moments from the rank owning it."""
         d = sim.decomp
         first = tuple(int(i) for i in np.unravel_index(int(key), sim.grid.shape))
@@ -108,6 +108,18 @@ class StateGuard(Observer):
         moments, what = d.bcast(info, root=owner)
         axes = ", ".join(f"{a}={i}" for a, i in zip(sim.grid.axis_names, first, strict=True))
         err = RealizabilityError(f"{what} in {count}; first: global cell ({axes}), "
-                                 f"u = {np.array2string(np.array(moments), precision=6)}")
+                                 f"u = {np.array2string(np.array(moments), precision=6)}{remedy}")
         err.collective = True
         raise err
+
+
+def _remedy(sim) -> str:
+    """What to change when a step left a non-realizable state: the reconstruction keeps every stage input
+    realizable for the rule (an entropy closure only; states at the edge of what the rule represents arise
+    next to strong absorbers), and a smaller time step helps otherwise."""
+    if sim.closure.linear:
+        return ""
+    if not sim.cfg.scheme.realizability_reconstruction:
+        return " (set scheme.realizability_reconstruction = true, or lower scheme.cfl)"
+    return " (lower scheme.cfl)"
+

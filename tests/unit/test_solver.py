@@ -70,6 +70,25 @@ def test_non_realizable_initial_state_names_the_cell():
         Simulation(cfg, comm=MPI.COMM_SELF)
 
 
+@pytest.mark.parametrize(("reconstruct", "remedy"), [(False, "set scheme.realizability_reconstruction = true"),
+                                                      (True, "(lower scheme.cfl)")])
+def test_guard_names_the_remedy_after_a_step(reconstruct, remedy):
+    """A step that leaves a non-realizable state is refused with what to change (not at the initial state)."""
+    from hpcclose.stepping.reduction import FusedReduction
+
+    cfg = config.load(INPUTS / "plane_source_m2.toml", ["mesh.cells=10", "scheme.max_steps=1",
+                                                       f"scheme.realizability_reconstruction={str(reconstruct).lower()}"])
+    sim = Simulation(cfg, comm=MPI.COMM_SELF)
+    sim.step()
+    sim.u.reshape(-1, sim.n)[3] = [1.0, 1.5, 1.0]  # |u1| > u0
+    red = FusedReduction()
+    sim.guard.contribute(sim, red)
+    red.reduce(sim.decomp)
+    with pytest.raises(RealizabilityError, match=r"non-realizable moments.*global cell \(x=3\)") as info:
+        sim.guard.act(sim, red)
+    assert remedy in str(info.value) and str(info.value).endswith(")")
+
+
 def test_mesh_problem_dimension_mismatch():
     cfg = config.load(INPUTS / "plane_source_m2.toml", [])
     bad = cfg.model_copy(update={"problem": config.ProblemConfig(name="periodic_2d")})
