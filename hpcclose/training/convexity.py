@@ -150,17 +150,32 @@ def _margin(basis: Basis, pts: np.ndarray, frame: Rotation | None) -> np.ndarray
     return basis.realizability_margin(np.concatenate([np.ones((full.shape[0], 1)), full], axis=1))
 
 
+#: Fewer grid points per axis than this do not test the interior: random segments of the data instead.
+MIN_PER_AXIS = 5
+
+
 def dense_test_set(basis: Basis, omega_train: np.ndarray, per_axis: int = 200, margin: float = 1e-3,
                    max_points: int = 200_000, frame: Rotation | None = None) -> np.ndarray:
-    """Dense test set: a tensor grid over the bounding box of ``omega_train`` (d columns: the reduced
-    coordinates of ``frame`` if given), realizable with realizability margin > ``margin``; the grid is
-    coarsened so at most ``max_points`` are kept."""
+    """Dense test set, realizable with realizability margin > ``margin`` (d columns: the reduced coordinates
+    of ``frame`` if given): a tensor grid over the bounding box of ``omega_train``, coarsened so at most
+    ``max_points`` are kept — or, where that grid would have fewer than :data:`MIN_PER_AXIS` points per axis,
+    ``max_points`` random points on segments between training points."""
     omega_train = np.atleast_2d(omega_train)
     d = omega_train.shape[1]
     per_axis = max(2, min(per_axis, int(max_points ** (1.0 / d))))
-    lo, hi = omega_train.min(axis=0), omega_train.max(axis=0)
-    axes = [np.linspace(a, b, per_axis) for a, b in zip(lo, hi, strict=True)]
-    pts = np.stack([g.ravel() for g in np.meshgrid(*axes, indexing="ij")], axis=1)
+    if per_axis >= MIN_PER_AXIS:
+        lo, hi = omega_train.min(axis=0), omega_train.max(axis=0)
+        axes = [np.linspace(a, b, per_axis) for a, b in zip(lo, hi, strict=True)]
+        pts = np.stack([g.ravel() for g in np.meshgrid(*axes, indexing="ij")], axis=1)
+    else:
+        # in many dimensions a box has (almost) no realizable point (2D M3, 8 reduced inputs: none of 4 096
+        # Sobol points of the training data's box has margin > 1e-3, 0.1 % has margin > 0); the realizable
+        # set is convex (and so is its slice v_y = 0, v_x ≥ 0 in the reduced frame), so points between two
+        # training points are realizable and fill the hull of the data
+        rng = np.random.default_rng(0)
+        i, j = rng.integers(0, omega_train.shape[0], size=(2, max_points))
+        lam = rng.uniform(size=(max_points, 1))
+        pts = lam * omega_train[i] + (1.0 - lam) * omega_train[j]
     return pts[_margin(basis, pts, frame) > margin]
 
 

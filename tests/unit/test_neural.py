@@ -207,6 +207,24 @@ def test_convexity_report_on_dense_grid():
     assert rep["convex"] and rep["points"] == pts.shape[0] and rep["min_eigenvalue"] >= -1e-10
 
 
+
+def test_dense_set_in_many_dimensions_lies_between_training_points():
+    """2D M3 in the reduced frame has 8 inputs: a grid of its data's box would hold no realizable point,
+    so the dense set is drawn on segments between training points (realizable: the set is convex)."""
+    from hpcclose.closures.neural.rotation import rotation
+    from hpcclose.data.reduced_sampling import sample_sobol_reduced
+
+    basis, quad = make_basis("monomial", 2, 3), sphere_product(8, 24)
+    frame = rotation(basis)
+    u = sample_sobol_reduced(basis, quad, 300, 6.0, 1e-5, seed=1).u  # already in the reduced frame
+    train = (u[:, 1:] / u[:, :1])[:, list(frame.keep)]
+    pts = dense_test_set(basis, train, max_points=2000, frame=frame)
+    assert pts.shape[1] == 8 and 500 < pts.shape[0] <= 2000
+    full = np.concatenate([np.ones((len(pts), 1)), frame.expand(pts)], axis=1)
+    assert np.all(basis.realizability_margin(full) > 1e-3)
+    # every point is in the data's hull: on a segment between two of them (so inside their bounding box)
+    assert np.all(pts >= train.min(axis=0) - 1e-12) and np.all(pts <= train.max(axis=0) + 1e-12)
+
 # --- model files --------------------------------------------------------------------------------
 @pytest.mark.parametrize("arch", ["icnn", "mlp", "monotone"])
 def test_export_load_round_trip_gives_identical_alpha(tmp_path, arch):
