@@ -44,6 +44,7 @@ MODELS = {
     # (300 Adam epochs, then full-batch L-BFGS-B from that file)
     "ICNN20x7_M2_2D_rot": ["inputs/train_icnn_m2_2d_rot.toml", "inputs/train_icnn_m2_2d_rot_stage2.toml"],
     "MONO50x2_M2_2D_rot": ["inputs/train_monotone_m2_2d_rot.toml", "inputs/train_monotone_m2_2d_rot_stage2.toml"],
+    "ICNN20x7_M3_2D_rot": "inputs/train_icnn_m3_2d_rot.toml",
 }
 
 

@@ -122,4 +122,3 @@ def _remedy(sim) -> str:
     if not sim.cfg.scheme.realizability_reconstruction:
         return " (set scheme.realizability_reconstruction = true, or lower scheme.cfl)"
     return " (lower scheme.cfl)"
-
