@@ -54,7 +54,8 @@ def test_staged_models_chain_their_files():
 # on B_{12,1e−6} is 1.6–4 % off there (uniform α̃ sampling leaves the interior thin): use it through the
 # hybrid closure where that matters.
 # The rotation-invariant 2D M2 ICNN: 0.5–0.7 % at isotropy, 3.7 % at α̃ = −0.5 in every component.
-NEAR_ISOTROPIC_TOL = {"ICNN15x7_M2_1D": 5e-2, "ICNN20x7_M2_2D_rot": 5e-2}
+# The 2D M3 ICNN: 2.3 % at isotropy and at α̃ = −0.5, 7.5 % at α̃ = +0.5 in every component.
+NEAR_ISOTROPIC_TOL = {"ICNN15x7_M2_1D": 5e-2, "ICNN20x7_M2_2D_rot": 5e-2, "ICNN20x7_M3_2D_rot": 8e-2}
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -161,6 +162,8 @@ U_SAMPLED = ["--moments", "0.06"]
     # 2D M2, rotation-invariant, on B_{15,1e−5} in the reduced frame (α̃ completed by the invariance): no
     # paper figure; regression bounds 1.25x the errors recorded in docs/closures.md (6.95e−4, 2.36e−1, 2.07e−3)
     ("ICNN20x7_M2_2D_rot", b_points(15.0, 1e-5), {"b_mse_h": 8.7e-4, "b_mse_alpha": 2.95e-1, "b_mse_u": 2.6e-3}),
+    # 2D M3, the same recipe (8 reduced inputs): 1.25x the errors recorded (1.71e−3, 4.19e−1, 1.31e−3)
+    ("ICNN20x7_M3_2D_rot", b_points(15.0, 1e-5), {"b_mse_h": 2.14e-3, "b_mse_alpha": 5.24e-1, "b_mse_u": 1.64e-3}),
 ])
 def test_b_style_errors_on_fresh_samples(name, where, limits, tmp_path):
     """Held-out data: 2 000 new points of the training distribution (another seed) — [B] Table 1, through
