@@ -1,4 +1,4 @@
-"""Line source (2D, M2): Newton, a network and the hybrid closure side by side in one run.
+"""Line source (2D, M2 or any order): Newton, a network and the hybrid closure side by side in one run.
 
     .venv/bin/python drivers/line_source_closures.py --model ICNN20x7_M2_2D_rot [--network icnn]
         [--cells 200] [--quadrature 10,40] [--tol 1e-3] [--closures newton,network,hybrid]
@@ -63,7 +63,8 @@ def run(path: str, sets: list[str]) -> dict:
     cells = sim.u.size // sim.n
     entropy = np.array([r.entropy for r in sim.history.records])
     rise = np.diff(entropy) / np.abs(entropy[:-1])
-    out = {"u": sim.u.copy(), "wall": wall, "cpu": cpu, "steps": sim.step_count, "cells": cells,
+    out = {"u": sim.u.copy(), "order": sim.cfg.velocity.order, "wall": wall, "cpu": cpu, "steps": sim.step_count,
+           "cells": cells,
            "per_cell_step_us": 1e6 * cpu / (sim.step_count * cells),
            "closure_share": sim.timer.totals.get("closure", 0.0) / wall,
            "entropy_first": float(entropy[0]), "entropy_last": float(entropy[-1]),
@@ -77,7 +78,8 @@ def run(path: str, sets: list[str]) -> dict:
 
 
 def table(results: dict[str, dict], args: argparse.Namespace) -> str:
-    lines = [f"line source, M2, {args.cells}^2 cells, rule {args.quadrature[0]}x{args.quadrature[1]}, "
+    order = next((r["order"] for r in results.values() if "order" in r), "?")
+    lines = [f"line source, M{order}, {args.cells}^2 cells, rule {args.quadrature[0]}x{args.quadrature[1]}, "
              f"model {args.model}",
              f"{'closure':>8}  {'e_u vs newton':>13}  {'wall s':>8}  {'CPU s':>8}  {'steps':>5}  "
              f"{'CPU us/cell-step':>16}  "
