@@ -207,7 +207,6 @@ def test_convexity_report_on_dense_grid():
     assert rep["convex"] and rep["points"] == pts.shape[0] and rep["min_eigenvalue"] >= -1e-10
 
 
-
 def test_dense_set_in_many_dimensions_lies_between_training_points():
     """2D M3 in the reduced frame has 8 inputs: a grid of its data's box would hold no realizable point,
     so the dense set is drawn on segments between training points (realizable: the set is convex)."""
@@ -224,6 +223,7 @@ def test_dense_set_in_many_dimensions_lies_between_training_points():
     assert np.all(basis.realizability_margin(full) > 1e-3)
     # every point is in the data's hull: on a segment between two of them (so inside their bounding box)
     assert np.all(pts >= train.min(axis=0) - 1e-12) and np.all(pts <= train.max(axis=0) + 1e-12)
+
 
 # --- model files --------------------------------------------------------------------------------
 @pytest.mark.parametrize("arch", ["icnn", "mlp", "monotone"])
