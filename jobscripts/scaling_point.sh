@@ -12,7 +12,8 @@ cd "${SLURM_SUBMIT_DIR:-.}" || exit 2
 # --- your site's environment (placeholders: the modules `make setup` was built with) ------------------------
 # module purge
 # module load gcc openmpi hdf5-parallel python/3.11
-export NUMBA_NUM_THREADS=${SLURM_CPUS_PER_TASK:-1} OMP_NUM_THREADS=1
+export NUMBA_NUM_THREADS=${SLURM_CPUS_PER_TASK:-1}  # the BLAS pools alike (else sized by the cores seen)
+export OMP_NUM_THREADS=$NUMBA_NUM_THREADS OPENBLAS_NUM_THREADS=$NUMBA_NUM_THREADS MKL_NUM_THREADS=$NUMBA_NUM_THREADS
 HPCCLOSE=${HPCCLOSE:-.venv/bin/hpcclose}
 study=${HPCCLOSE_STUDY_DIR:-scaling-$kind}
 mkdir -p "$study"
