@@ -60,3 +60,23 @@ def test_cell_results_do_not_depend_on_the_batch(label):
         a, _ = closure.multipliers(u[part].copy())
         assert np.array_equal(a, alpha[part]), f"{label}: α of cells {start}… changes with the batch"
         assert np.array_equal(closure.moments(a), moments[part]), f"{label}: the ansatz's moments change"
+
+
+@pytest.mark.parametrize("linear", [False, True])
+def test_chunked_moments_equal_the_per_cell_function_bitwise(linear):
+    """The CPU's chunked kernel and the per-cell function the GPU step calls do the same operations."""
+    from numba import njit
+
+    from hpcclose.kernels.moments import ansatz_moments, ansatz_moments_cell
+
+    @njit
+    def per_cell(alpha, mT, w, linear):
+        u = np.empty_like(alpha)
+        for i in range(alpha.shape[0]):
+            ansatz_moments_cell(alpha, i, mT, w, linear, u)
+        return u
+
+    closure = get_closure("newton", make_basis("monomial", 2, 3), hemisphere(sphere_product(8, 16)))
+    alpha = np.random.default_rng(5).normal(size=(300, closure.n))
+    mT, w = np.ascontiguousarray(closure.m.T), closure.w
+    np.testing.assert_array_equal(ansatz_moments(alpha, mT, w, linear), per_cell(alpha, mT, w, linear))
