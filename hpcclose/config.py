@@ -152,6 +152,8 @@ class SchemeConfig(_Section):
     t_final: float = Field(gt=0.0)
     max_steps: int | None = Field(None, ge=1)
     realizability_reconstruction: bool = False
+    skip_unchanged: bool = Field(True, description="a cell whose moments are bitwise those last closed keeps "
+                                 "its α, and its flux where no α of its stencil changed: the same bits, less work")
 
     @field_validator("integrator")
     @classmethod

@@ -109,4 +109,14 @@ def summary(sim, wall: float, ended: str) -> str:
         f"{entropy}min u0 {min([state.min_u0, *(r.min_u0 for r in hist)]):.3e}",
         f"memory: {sim.bytes_per_cell():.0f} bytes per cell held by the step (rank 0) + flux tiles "
         f"{sim.divergence.tile_bytes / 1024:.0f} KiB per thread",
+        *_skipped(sim),
     ])
+
+
+def _skipped(sim) -> list[str]:
+    """The summary's line on the work scheme.skip_unchanged saved (rank 0's cells; none without it)."""
+    if not sim.cfg.scheme.skip_unchanged or sim.device is not None or not sim.solved_cells[1]:
+        return []
+    solves, flux = (1 - c[0] / max(c[1], 1) for c in (sim.solved_cells, sim.divergence.interior_cells))
+    return [f"skipped where nothing changed (rank 0): {100 * solves:.1f} % of the cell-solves, {100 * flux:.1f} % "
+            "of the interior flux"]

@@ -18,7 +18,7 @@ import numpy as np
 from . import config as config_mod
 from . import resources
 from .closures import Closure, get_closure
-from .closures.base import unclosable_cells
+from .closures.base import ClosureStats, unclosable_cells
 from .diagnostics import History, PhaseTimer, StepStats
 from .errors import InputError, RealizabilityError
 from .grid import Grid
@@ -30,6 +30,7 @@ from .scheme.divergence import FluxDivergence
 from .scheme.integrators import HostArrays, get_integrator
 from .scheme.sources import Sources
 from .stepping import Observers, StateGuard, StepRecorder
+from .stepping.unchanged import UnchangedCells, store_changed
 from .velocity import make_basis, rules
 
 log = logging.getLogger("hpcclose")
@@ -95,6 +96,9 @@ class Simulation:
         self.dt = fluxmod.time_step(s, self.grid.spacing, self.vel, src)
         self.t, self.step_count = 0.0, 0
         self._alpha = None  # α of the owned cells at the last closure call (the warm start)
+        # the moments of that call: a cell whose stage input is bitwise the same keeps its α (host runs)
+        self._unchanged = UnchangedCells() if s.skip_unchanged and cfg.parallel.device != "gpu" else None
+        self.solved_cells = np.zeros(2, np.int64)  # cells the closure ran on, and of how many (host runs)
         self._vacuum = self.basis.isotropic(VACUUM_U0, self.quad)  # what unclosable cells are closed as
         self._projected = False  # the stage input was just reconstructed: its α is self.alpha
         # the stage's arrays: on the host, or on the rank's GPU for the whole run (self.u stays the host copy
@@ -110,6 +114,11 @@ class Simulation:
         else:
             self.alpha_ext = d.empty_extended(self.n, fill=0.0)
             self.du = np.empty_like(self.u)
+            # skipping: the flux divergence is kept apart from du (its cells far from changed α keep it), and
+            # which owned α changed since the last stage
+            self.flux_du = np.zeros_like(self.u) if s.skip_unchanged else self.du
+            self._alpha_changed = np.zeros(self.u.shape[:-1], bool) if s.skip_unchanged else None
+            self._flux_known = False  # flux_du holds the interior flux of the α in alpha_ext
             self.halo = HaloExchange(d, self.n)
             stage = (self._rhs, self.u, self._first_stage, self._reconstruct if reconstruct else None, HostArrays)
         rhs, state, first, project, arrays = stage
@@ -141,6 +150,8 @@ class Simulation:
     def alpha(self, value: np.ndarray | None) -> None:
         if self.device is None:
             self._alpha = value
+            if self._unchanged is not None:
+                self._unchanged.forget()  # α not from the closure: nothing is known to be reusable
         else:
             self.device.set_alpha(value)
 
@@ -148,30 +159,54 @@ class Simulation:
     def _close(self, u: np.ndarray) -> np.ndarray:
         """α for owned cells, warm-started; the call's statistics go into the step's.
 
+        Cells whose moments are bitwise those of the last call keep its α (:mod:`.stepping.unchanged`):
+        solving them again would return it unchanged, after a pass over the nodes.
+        """
+        u2 = u.reshape(-1, self.n)
+        memo = self._unchanged
+        with self.timer("closure"):
+            todo = None if memo is None or self._alpha is None else memo.changed(u2)
+            if todo is None:
+                alpha, stats = self._solve(u2, self._alpha)
+            else:
+                alpha = self._alpha.copy()
+                stats = ClosureStats()
+                if todo.size:
+                    alpha[todo], stats = self._solve(u2[todo], alpha[todo])
+            if memo is not None:
+                memo.remember(u2, todo, stats.reusable())
+            if todo is not None:
+                stats = stats.on_cells(todo, u2.shape[0])
+            self.solved_cells += (u2.shape[0] if todo is None else todo.size, u2.shape[0])
+        self._alpha = alpha  # (host runs only: a GPU run closes on the device)
+        # failed cells hold finite α, so the stage can finish; the guard reports them
+        self.step_stats.add(stats, u2)
+        return alpha
+
+    def _solve(self, u2: np.ndarray, warm: np.ndarray | None) -> tuple[np.ndarray, ClosureStats]:
+        """The closure on the cells u2, warm-started.
+
         A stage input no closure can take (non-finite moments, or u0 ≤ 0 for an exponential ansatz: a
         time step too large for strong absorption, say) is not handed to it — the closure would raise on
         this rank alone. Such cells are closed as vacuum and listed as failed, so the guard reports them
         at the end of the step, on every rank, naming the global cell.
         """
-        u2 = u.reshape(-1, self.n)
-        with self.timer("closure"):
-            try:  # the common case costs nothing extra: the closure checks its input anyway
-                alpha, stats = self.closure.multipliers(u2, self.alpha)
-            except RealizabilityError:
-                given, unclosable = unclosable_cells(u2, self._vacuum)
-                if given is None:
-                    raise  # not a stage-input problem (a closure asked to check realizability itself)
-                alpha, stats = self.closure.multipliers(given, self.alpha)
-                stats.failed = np.union1d(stats.failed, unclosable)
-        self.alpha = alpha
-        # failed cells hold finite α, so the stage can finish; the guard reports them
-        self.step_stats.add(stats, u2)
-        return alpha
+        try:  # the common case costs nothing extra: the closure checks its input anyway
+            return self.closure.multipliers(u2, warm)
+        except RealizabilityError:
+            given, unclosable = unclosable_cells(u2, self._vacuum)
+            if given is None:
+                raise  # not a stage-input problem (a closure asked to check realizability itself)
+            alpha, stats = self.closure.multipliers(given, warm)
+            stats.failed = np.union1d(stats.failed, unclosable)
+            return alpha, stats
 
     def _reconstruct(self, u: np.ndarray) -> None:
         """Realizability reconstruction of a stage input: u ← ⟨m G_α(u)⟩ (its α is kept for the rhs)."""
         alpha = self._close(u)
         u[...] = self.closure.moments(alpha).reshape(u.shape)
+        if self._unchanged is not None:  # α is exactly the answer for these moments
+            self._unchanged.replace(u.reshape(-1, self.n))
         self._projected = True
 
     def _first_stage(self, u: np.ndarray) -> None:
@@ -184,15 +219,25 @@ class Simulation:
         alpha = self.alpha if self._projected else self._close(u)
         self._projected = False
         # the interior cells' flux is computed while the ghost α are in flight (overlap), the frame's after
+        changed = None
         with self.timer("halo"):
-            self.alpha_ext[self.decomp.owned] = alpha.reshape(u.shape)
+            owned = self.alpha_ext[self.decomp.owned]
+            if self._flux_known and self._alpha_changed is not None:
+                changed = self._alpha_changed
+                store_changed(owned.reshape(-1, *owned.shape[-2:]), alpha.reshape(-1, *u.shape[-2:]),
+                              changed.reshape(-1, changed.shape[-1]))
+            else:
+                owned[...] = alpha.reshape(u.shape)
             self.halo.start(self.alpha_ext)
         with self.timer("flux"):
-            self.divergence.interior(self.alpha_ext, self.du)
+            self.divergence.interior(self.alpha_ext, self.flux_du, changed)
+            self._flux_known = True
         with self.timer("halo"):
             self.halo.finish(self.alpha_ext)
         with self.timer("flux"):
-            self.divergence.frame(self.alpha_ext, self.du)
+            self.divergence.frame(self.alpha_ext, self.flux_du)
+            if self.flux_du is not self.du:
+                np.copyto(self.du, self.flux_du)
             self.stage_wall_flux.append(self.divergence.wall_flux())
             self.sources.apply(u, self.du)
             self.stage_source_rate.append(self.sources.mass_rate(u) * self.grid.cell_volume)
@@ -256,6 +301,8 @@ class Simulation:
             return (self.device.nbytes + self.u.nbytes) / self.decomp.ncells_local
         held = self.u.nbytes + self.du.nbytes + self.integrator.nbytes + self.alpha_ext.nbytes
         held += 0 if self.alpha is None else self.alpha.nbytes
+        if self.flux_du is not self.du:  # skipping unchanged cells: their flux, α flags and closure inputs
+            held += self.flux_du.nbytes + self._alpha_changed.nbytes + self._unchanged.nbytes
         return held / self.decomp.ncells_local
 
     def describe(self) -> str:

@@ -4,7 +4,8 @@
 timed (first-touch allocation, caches, the warm start of the closure), then times ``repeats`` blocks of
 ``steps`` steps each between barriers: a block's time is the slowest rank's. The run never ends early
 (its end time is lifted), so every block is the same number of steps whatever the rank count or mesh
-(the input's ``t_final`` and ``max_steps`` are ignored).
+(the input's ``t_final`` and ``max_steps`` are ignored). Every cell is computed at every stage
+(``scheme.skip_unchanged`` is off unless the input or an override sets it).
 
 Per block it records the time per step, each phase's share (closure, flux, halo, reduce, io, and
 "other": what no phase timer covers — the integrator's stage sums, the guard, the diagnostics), and
@@ -52,8 +53,11 @@ def point_config(input_path: str, overrides: list[str], kind: str, ranks: int) -
         extra = [f"mesh.cells={list(cells) if isinstance(cells, tuple) else cells}", f"parallel.dims={list(dims)}"]
     cfg = config.load(input_path, [*overrides, *extra])
     # the input's end is ignored (--warmup and the timed blocks decide how far it goes: the largest run
-    # resources allow, never reached) and nothing is written
-    scheme = cfg.scheme.model_copy(update={"t_final": 1e300, "max_steps": MAX_STEPS})
+    # resources allow, never reached) and nothing is written. Every cell is computed at every stage unless
+    # the input or --set asks for scheme.skip_unchanged: skipping makes a step's cost depend on where the
+    # solution is at rest, which differs between ranks and over time — not what a scaling point measures
+    skip = cfg.scheme.skip_unchanged if "skip_unchanged" in cfg.scheme.model_fields_set else False
+    scheme = cfg.scheme.model_copy(update={"t_final": 1e300, "max_steps": MAX_STEPS, "skip_unchanged": skip})
     output = cfg.output.model_copy(update={"every": None, "every_steps": None, "checkpoint_every_steps": None,
                                            "checkpoint_every_seconds": None})
     return cfg.model_copy(update={"scheme": scheme, "output": output})

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -51,6 +51,23 @@ class ClosureStats:
     @property
     def ok(self) -> bool:
         return self.failed.size == 0
+
+    def reusable(self) -> np.ndarray:
+        """Per cell of the call: its α is the plain answer for its moments (neither regularised nor failed)."""
+        ok = np.ones(self.ncells, bool)
+        ok[self.regularised] = False
+        ok[self.failed] = False
+        return ok
+
+    #: fields that list cells of the call (subclasses add theirs)
+    cell_lists: ClassVar[tuple[str, ...]] = ("regularised", "failed")
+
+    def on_cells(self, cells: np.ndarray, ncells: int) -> ClosureStats:
+        """These statistics of a call on the rows ``cells`` of a batch of ``ncells``, as the batch's (the
+        other cells kept their α without an iteration); cell indices become the batch's."""
+        mapped = {name: cells[getattr(self, name)] for name in self.cell_lists}
+        return replace(self, ncells=ncells, iterations_mean=self.iterations_mean * self.ncells / max(ncells, 1),
+                       **mapped)
 
     def summary(self) -> str:
         s = f"{self.ncells} cells, iterations mean {self.iterations_mean:.2f} max {self.iterations_max}"

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 import numpy as np
 from pydantic import AfterValidator, BeforeValidator, Field
@@ -44,6 +44,8 @@ from ..velocity import Basis, Quadrature
 from .base import Closure, ClosureStats
 from .neural.closure import NetworkOptions
 from .newton.closure import NewtonOptions
+from .newton.constants import CONVERGED
+from .newton.normalise import denormalise
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,7 @@ NETWORKS = ("icnn", "mlp", "monotone")
 class HybridStats(ClosureStats):
     """ClosureStats plus the cells the Newton fallback re-solved."""
 
+    cell_lists: ClassVar[tuple[str, ...]] = ("regularised", "failed", "resolved")
     resolved: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     residual_max: float = 0.0
 
@@ -118,6 +121,7 @@ class HybridClosure(Closure):
         warm = np.array(start, dtype=float)
         warm[:, 0] -= logu0
         ab, nst = self.newton.solve_normalised(omega, warm, moments=ub)
+        unmoved = (self.newton.last_iterations == 0) & (self.newton.last_status == CONVERGED)
         iters = nst.iterations_mean * bad.size
         itmax = nst.iterations_max
         reg_r = np.zeros(bad.size)
@@ -134,9 +138,11 @@ class HybridClosure(Closure):
             ok[cst.failed] = False
             take = retry[ok]
             ab[take] = ac[ok]
+            unmoved[take] = False
             reg_r[take] = 0.0
             failed[take] = False
-        ab[:, 0] += logu0
+        # a start that already was the answer comes back bitwise (see denormalise)
+        denormalise(ab, logu0, np.ascontiguousarray(start, dtype=float), unmoved)
         alpha[bad] = ab
         stats.iterations_mean = iters / stats.ncells
         stats.iterations_max = int(itmax)

@@ -3,6 +3,7 @@ units of :mod:`.tiling`, set up once per run.
 
     div = FluxDivergence(m, w, velocity, spacing, order, theta, linear, conditions, walls, shape)
     div.interior(alpha_ext, du)   # cells ≥ 2 from every side: while the ghost α are in flight
+    div.interior(alpha_ext, du, changed)  # … only those near owned α that changed since the last pass
     div.frame(alpha_ext, du)      # the rest, once the halo exchange has finished
     div.wall_flux()               # zeroth-moment flux out through each wall of the block, this stage
 
@@ -103,11 +104,18 @@ class FluxDivergence:
         self.workspace = tuple(np.empty((pool, *s)) for s in tiling.workspace_shapes(self.shape, Q, self.n))
         #: bytes of the work rows of one thread (the nodal tile is most of it)
         self.tile_bytes = sum(a[0].nbytes for a in self.workspace)
+        #: cells the interior passes computed, and of how many (the rest kept their values)
+        self.interior_cells = np.zeros(2, np.int64)
+        self._interior_total = tiling.cells(self.units[0])
 
     # --- the two passes -----------------------------------------------------------------------------
-    def interior(self, alpha_ext: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """out of the cells whose stencils hold only owned cells (the ghost α are not read)."""
-        return self._pass(alpha_ext, out, self.units[0])
+    def interior(self, alpha_ext: np.ndarray, out: np.ndarray, changed: np.ndarray | None = None) -> np.ndarray:
+        """out of the cells whose stencils hold only owned cells (the ghost α are not read). ``changed``:
+        (block shape) bool, the owned cells whose α differ from those of the last interior pass into
+        ``out``; then only the cells within their reach are computed, the others keep their values."""
+        units = self.units[0] if changed is None else tiling.within_reach(self.units[0], changed)
+        self.interior_cells += (tiling.cells(units), self._interior_total)
+        return self._pass(alpha_ext, out, units)
 
     def frame(self, alpha_ext: np.ndarray, out: np.ndarray) -> np.ndarray:
         """out of the other cells (ghost α complete); the far-field walls' ghost α are set here."""

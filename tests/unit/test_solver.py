@@ -100,7 +100,7 @@ def test_mesh_problem_dimension_mismatch():
 def failing_closure():
     """Registers "failing_for_tests", a closure that reports cell 3 as failed (the Newton solver practically
     never fails), for the test's duration: defining the subclass registers it globally, so it is removed
-    afterwards."""
+    afterwards. Row 3 of every call: runs with it set scheme.skip_unchanged = false (calls on all cells)."""
     from hpcclose.closures.base import Closure
     from hpcclose.closures.pn import PNClosure
 
@@ -120,6 +120,7 @@ def failing_closure():
 def test_closure_failure_policy(policy, failing_closure):
     cfg = config.load(INPUTS / "plane_source_m2.toml", ["mesh.cells=10", "scheme.max_steps=3",
                                                        f"closure.name='{failing_closure}'",
+                                                       "scheme.skip_unchanged=false",
                                                        f"closure.on_failure='{policy}'"])
     sim = Simulation(cfg, comm=MPI.COMM_SELF)
     if policy == "accept":
@@ -140,6 +141,7 @@ def test_guard_stop_writes_a_rescue_file(tmp_path, failing_closure):
 
     cfg = config.load(INPUTS / "plane_source_m2.toml", ["mesh.cells=10", "scheme.max_steps=5",
                                                        f"closure.name='{failing_closure}'",
+                                                       "scheme.skip_unchanged=false",
                                                        f"output.dir='{tmp_path / 'run'}'"])
     sim = Simulation(cfg, comm=MPI.COMM_SELF)
     with pytest.raises(SimulationFailed, match=r"closure failed.*\(state written to .*rescue_\d+\.h5\)") as info:

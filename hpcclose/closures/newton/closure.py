@@ -28,8 +28,9 @@ from ...validation import TomlArray
 from ...velocity import Basis, Quadrature
 from ..base import Closure, ClosureOptions, ClosureStats
 from .batch import newton_batch
+from .constants import CONVERGED
 from .data import kernel_data
-from .normalise import count_unclosable, normalise
+from .normalise import count_unclosable, denormalise, normalise
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,7 @@ class NewtonClosure(Closure):
         self.alpha_cold = np.zeros(self.n)
         self.alpha_cold[0] = -np.log(self.w.sum())
         self.last_status = np.zeros(0, np.int64)
+        self.last_iterations = np.zeros(0, np.int64)
 
     # --- the batched call -------------------------------------------------------------------------
     def multipliers(self, u: np.ndarray, alpha0: np.ndarray | None = None) -> tuple[np.ndarray, ClosureStats]:
@@ -114,10 +116,11 @@ class NewtonClosure(Closure):
         # ω = u/u0 and the normalised warm start α0 − log u0, in new arrays: the caller's are not touched
         omega = np.empty_like(u2)
         a = np.empty_like(u2) if warm else None
-        normalise(u2, logu0, np.ascontiguousarray(alpha0, dtype=float).reshape(u2.shape) if warm else u2, warm,
-                  omega, omega if a is None else a)
+        start = np.ascontiguousarray(alpha0, dtype=float).reshape(u2.shape) if warm else u2
+        normalise(u2, logu0, start, warm, omega, omega if a is None else a)
         alpha, stats = self.solve_normalised(omega, a, moments=u2)
-        alpha[:, 0] += logu0
+        unmoved = (self.last_iterations == 0) & (self.last_status == CONVERGED) & warm
+        denormalise(alpha, logu0, start, unmoved)
         return alpha.reshape(shape), stats
 
     def entropy(self, u: np.ndarray, alpha: np.ndarray | None = None) -> np.ndarray:
@@ -146,7 +149,7 @@ class NewtonClosure(Closure):
             newton_batch(self.data, omega, alpha, warm, self.tol, self.k0, self.max_iter, self.acb_switch,
                          self.regularisation, self.omega_iso, self.alpha_cold, lanes, chunk, iters, reg_index,
                          status)
-        self.last_status = status
+        self.last_status, self.last_iterations = status, iters
         regularised = np.flatnonzero(reg_index >= 0)
         failed = np.flatnonzero(reg_index == -2)
         src = omega if moments is None else moments

@@ -45,3 +45,21 @@ def normalise_cell(u, i, logu0, alpha0, warm, omega, a, k):
         for j in range(u.shape[1]):
             a[k, j] = alpha0[i, j]
         a[k, 0] -= logu0
+
+
+@njit(**PARALLEL)
+def denormalise(alpha, logu0, alpha0, unmoved):
+    """α[:, 0] += log u0 per cell — except that a cell ``unmoved`` (its warm start, a row of ``alpha0``,
+    was already the answer: converged without an iteration) gets that row back bitwise where it is finite:
+    (α0 − log u0) + log u0 can differ from α0 in the last bit, and a cell whose moments did not change must
+    keep its α exactly (a run that skips such cells, or restarts, is then bitwise the one that solves them)."""
+    for i in prange(alpha.shape[0]):
+        same = unmoved[i]
+        if same:
+            for j in range(alpha.shape[1]):
+                same = same and np.isfinite(alpha0[i, j])
+        if same:
+            for j in range(alpha.shape[1]):
+                alpha[i, j] = alpha0[i, j]
+        else:
+            alpha[i, 0] += logu0[i]

@@ -1,0 +1,99 @@
+"""Skipping cells whose moments did not change: the per-cell memo of the closure call and of the guard.
+
+Where nothing moves (the vacuum around a line source before the wave arrives, a uniform region, a steady
+part of the domain) a stage input is bitwise the last one: the fluxes in and out of such a cell cancel
+exactly and the sources add zero. Solving it again from its own α converges without an iteration and
+returns that α bitwise (``newton.normalise.denormalise``), and the guard's certificate of a state it has
+already certified is the same — but each costs a pass over the quadrature nodes. :class:`UnchangedCells`
+keeps the moments a per-cell computation last ran on (n doubles a cell) and which results may be reused,
+and lists the cells that must be computed again. In the 2D M2 line source 71 % of the cell-solves are
+such cells (docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from ..kernels.jit import SERIAL
+
+
+@njit(inline="always", **SERIAL)
+def _same(a, b):
+    """a and b are the same double bit for bit (NaN is never the same; −0.0 is not 0.0)."""
+    return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
+
+
+@njit(**SERIAL)
+def _changed(u, last, valid, out):
+    """Writes the rows of ``u`` that differ from ``last`` in any bit of a value (NaN always differs), or
+    whose ``valid`` is False, into ``out``; returns their number."""
+    k = 0
+    for i in range(u.shape[0]):
+        same = valid[i]
+        j = 0
+        while same and j < u.shape[1]:
+            same = _same(u[i, j], last[i, j])
+            j += 1
+        if not same:
+            out[k] = i
+            k += 1
+    return k
+
+
+class UnchangedCells:
+    """The moments (ncells, n) of the last computation and, per cell, whether its result may be reused."""
+
+    def __init__(self) -> None:
+        self.last: np.ndarray | None = None
+        self.valid: np.ndarray | None = None
+
+    def changed(self, u: np.ndarray) -> np.ndarray | None:
+        """Indices of the cells of ``u`` (ncells, n) to compute again; None: all of them (nothing is
+        remembered for this shape). Only bitwise-equal rows are skipped."""
+        if self.last is None or self.last.shape != u.shape:
+            return None
+        out = np.empty(u.shape[0], np.int64)
+        return out[:_changed(u, self.last, self.valid, out)]
+
+    def remember(self, u: np.ndarray, computed: np.ndarray | None, reusable: np.ndarray) -> None:
+        """Record ``u`` after computing the cells ``computed`` (None: all; else what :meth:`changed` gave
+        for this ``u``); ``reusable`` (bool, one per computed cell) says which results a later call may keep."""
+        if computed is None:
+            self.last = np.array(u, dtype=float, copy=True)
+            self.valid = np.array(reusable, dtype=bool, copy=True)
+        else:
+            self.last[computed] = u[computed]
+            self.valid[computed] = reusable
+
+    def replace(self, u: np.ndarray) -> None:
+        """The remembered moments become ``u`` (same shape), for which every result stays what it was: the
+        realizability reconstruction replaces a stage input by the moments of its own α."""
+        if self.last is not None:
+            self.last[...] = u
+
+    def forget(self) -> None:
+        """Nothing is reusable (the results were replaced: a restart, a new α)."""
+        self.last = self.valid = None
+
+    @property
+    def nbytes(self) -> int:
+        return 0 if self.last is None else self.last.nbytes + self.valid.nbytes
+
+
+@njit(**SERIAL)
+def store_changed(dst, src, changed):
+    """dst[...] = src over (rows, cols, n) blocks, and changed[r, c] = whether any value of that cell
+    differed (bitwise; NaN always differs) from what dst held."""
+    rows, cols, n = src.shape
+    for r in range(rows):
+        for c in range(cols):
+            diff = False
+            for k in range(n):
+                v = src[r, c, k]
+                if not _same(dst[r, c, k], v):
+                    diff = True
+                dst[r, c, k] = v
+            changed[r, c] = diff
