@@ -130,7 +130,7 @@ def within_reach(units: np.ndarray, changed: np.ndarray) -> np.ndarray:
     would hold most of their cells)."""
     if units.shape[1] == 2:  # 1D: a run is a 2D unit one column wide (tiled like rows)
         units2 = np.column_stack([units, np.zeros(len(units), np.int64), np.ones(len(units), np.int64)])
-        return within_reach(units2, changed.reshape(-1, 1))[:, :2]
+        return np.ascontiguousarray(within_reach(units2, changed.reshape(-1, 1))[:, :2])
     tiles = sum(-(-(y1 - y0) // REACH_ROWS) * -(-(x1 - x0) // REACH_COLS) for y0, y1, x0, x1 in units)
     out = np.empty((tiles, 4), np.int64)
     out = out[:_reach_2d(units, changed, REACH_ROWS, REACH_COLS, out)]

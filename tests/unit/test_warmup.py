@@ -59,7 +59,7 @@ def test_without_the_warm_up_the_run_compiles():
 def test_the_tiny_copy_keeps_the_cell_width_and_one_rank():
     cfg = config.load(ROOT / "inputs" / "line_source_m2.toml", ["parallel.dims=[2,1]"])
     small = warmup.tiny(cfg)
-    assert small.mesh.cells == (warmup.TINY_CELLS,) * 2 and small.scheme.max_steps == 1
+    assert small.mesh.cells == (warmup.TINY_CELLS,) * 2 and small.scheme.max_steps == warmup.TINY_STEPS == 2
     assert small.parallel.dims is None and small.closure.on_failure == "accept"
     for axis in ("x", "y"):
         big, little = getattr(cfg.mesh, axis), getattr(small.mesh, axis)
