@@ -22,6 +22,7 @@ from .closures.base import ClosureStats, unclosable_cells
 from .diagnostics import History, PhaseTimer, StepStats
 from .errors import InputError, RealizabilityError
 from .grid import Grid
+from .kernels.compare import store_changed
 from .parallel.decomp import Decomposition
 from .parallel.halo import HaloExchange
 from .problems import get_problem
@@ -30,7 +31,7 @@ from .scheme.divergence import FluxDivergence
 from .scheme.integrators import HostArrays, get_integrator
 from .scheme.sources import Sources
 from .stepping import Observers, StateGuard, StepRecorder
-from .stepping.unchanged import UnchangedCells, store_changed
+from .stepping.unchanged import UnchangedCells
 from .velocity import make_basis, rules
 
 log = logging.getLogger("hpcclose")
@@ -117,8 +118,8 @@ class Simulation:
             # skipping: the flux divergence is kept apart from du (its cells far from changed α keep it), and
             # which owned α changed since the last stage
             self.flux_du = np.zeros_like(self.u) if s.skip_unchanged else self.du
-            self._alpha_changed = np.zeros(self.u.shape[:-1], bool) if s.skip_unchanged else None
-            self._flux_known = False  # flux_du holds the interior flux of the α in alpha_ext
+            self._alpha_changed = np.zeros(self.alpha_ext.shape[:-1], bool) if s.skip_unchanged else None
+            self._flux_known = False  # flux_du holds the flux of the α in alpha_ext
             self.halo = HaloExchange(d, self.n)
             stage = (self._rhs, self.u, self._first_stage, self._reconstruct if reconstruct else None, HostArrays)
         rhs, state, first, project, arrays = stage
@@ -223,9 +224,8 @@ class Simulation:
         with self.timer("halo"):
             owned = self.alpha_ext[self.decomp.owned]
             if self._flux_known and self._alpha_changed is not None:
-                changed = self._alpha_changed
-                store_changed(owned.reshape(-1, *owned.shape[-2:]), alpha.reshape(-1, *u.shape[-2:]),
-                              changed.reshape(-1, changed.shape[-1]))
+                changed = self._alpha_changed  # the owned flags here, the ghosts' in the frame pass
+                store_changed(owned, alpha.reshape(u.shape), changed[self.decomp.owned])
             else:
                 owned[...] = alpha.reshape(u.shape)
             self.halo.start(self.alpha_ext)
@@ -235,7 +235,7 @@ class Simulation:
         with self.timer("halo"):
             self.halo.finish(self.alpha_ext)
         with self.timer("flux"):
-            self.divergence.frame(self.alpha_ext, self.flux_du)
+            self.divergence.frame(self.alpha_ext, self.flux_du, changed)
             if self.flux_du is not self.du:
                 np.copyto(self.du, self.flux_du)
             self.stage_wall_flux.append(self.divergence.wall_flux())

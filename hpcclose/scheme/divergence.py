@@ -19,10 +19,20 @@ import numba
 import numpy as np
 
 from ..grid import NG
+from ..kernels.compare import store_changed
 from . import tiling
 from .boundary import copy_nearest, ghost_slab_shape, per_axis
 from .faces import flux_weights
 from .fused import OPEN, PRESCRIBED, WALL, _fused_1d, _fused_2d
+
+
+def _ghosts(a: np.ndarray, axis: int, side: int) -> np.ndarray:
+    """The ghost slab of an extended array (α with a trailing moment axis, or a mask without) on ``side``
+    of spatial ``axis``: NG layers, owned cells along the other axis (corners are never read)."""
+    dim = a.ndim if a.dtype == bool else a.ndim - 1
+    index = [slice(NG, a.shape[d] - NG) for d in range(dim)]
+    index[axis] = slice(0, NG) if side == 0 else slice(a.shape[axis] - NG, a.shape[axis])
+    return a[tuple(index)]
 
 
 def _kinds_and_slabs(conditions, walls, shape: tuple[int, ...], Q: int) -> tuple[np.ndarray, tuple]:
@@ -104,26 +114,48 @@ class FluxDivergence:
         self.workspace = tuple(np.empty((pool, *s)) for s in tiling.workspace_shapes(self.shape, Q, self.n))
         #: bytes of the work rows of one thread (the nodal tile is most of it)
         self.tile_bytes = sum(a[0].nbytes for a in self.workspace)
-        #: cells the interior passes computed, and of how many (the rest kept their values)
-        self.interior_cells = np.zeros(2, np.int64)
-        self._interior_total = tiling.cells(self.units[0])
+        #: cells the interior (row 0) and frame (row 1) passes computed, and of how many (the rest kept their
+        #: values: skipping unchanged cells)
+        self.skipped = np.zeros((2, 2), np.int64)
+        self._totals = [tiling.cells(u) for u in self.units]
+        self._ghosts: list[np.ndarray] | None = None  # skipping: the ghost α of the last frame pass
 
     # --- the two passes -----------------------------------------------------------------------------
     def interior(self, alpha_ext: np.ndarray, out: np.ndarray, changed: np.ndarray | None = None) -> np.ndarray:
         """out of the cells whose stencils hold only owned cells (the ghost α are not read). ``changed``:
-        (block shape) bool, the owned cells whose α differ from those of the last interior pass into
-        ``out``; then only the cells within their reach are computed, the others keep their values."""
-        units = self.units[0] if changed is None else tiling.within_reach(self.units[0], changed)
-        self.interior_cells += (tiling.cells(units), self._interior_total)
+        (extended block shape) bool, whose owned part flags the cells whose α differ from those the last
+        passes into ``out`` used; then only the cells within their reach are computed, the others keep their
+        values."""
+        units = self.units[0] if changed is None else tiling.within_reach(self.units[0], changed, NG)
+        self.skipped[0] += (tiling.cells(units), self._totals[0])
         return self._pass(alpha_ext, out, units)
 
-    def frame(self, alpha_ext: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """out of the other cells (ghost α complete); the far-field walls' ghost α are set here."""
+    def frame(self, alpha_ext: np.ndarray, out: np.ndarray, changed: np.ndarray | None = None) -> np.ndarray:
+        """out of the other cells (ghost α complete); the far-field walls' ghost α are set here. ``changed``
+        as for :meth:`interior`: its ghost part is set here, against the ghost α of the last such call."""
         for axis in range(self.dim):
             for side in (0, 1):
                 if self.kinds[axis, side] == WALL:
                     copy_nearest(alpha_ext, axis, side)
-        return self._pass(alpha_ext, out, self.units[1])
+        units = self.units[1]
+        if changed is not None:
+            self._ghosts_changed(alpha_ext, changed)
+            units = tiling.within_reach(units, changed, NG)
+        self.skipped[1] += (tiling.cells(units), self._totals[1])
+        return self._pass(alpha_ext, out, units)
+
+    def _ghosts_changed(self, alpha_ext: np.ndarray, changed: np.ndarray) -> None:
+        """Flag the ghost cells (those the flux reads: no corners) whose α differ from the last call's, and
+        keep a copy of them; without a copy yet, every ghost counts as changed."""
+        slabs = [(_ghosts(alpha_ext, axis, side), _ghosts(changed, axis, side)) for axis in range(self.dim)
+                 for side in (0, 1)]
+        if self._ghosts is None:
+            self._ghosts = [np.array(a) for a, _ in slabs]
+            for _, flags in slabs:
+                flags[...] = True
+            return
+        for kept, (a, flags) in zip(self._ghosts, slabs, strict=True):
+            store_changed(kept, a, flags)
 
     def __call__(self, alpha_ext: np.ndarray, out: np.ndarray) -> np.ndarray:
         """Both passes (ghost α already complete); returns out."""

@@ -94,23 +94,25 @@ REACH_ROWS, REACH_COLS, REACH_FULL = 32, 64, 0.75
 
 
 @njit(cache=True)
-def _reach_2d(units, changed, rows, cols, out):
-    """For every unit (rows of ``units``), cut into tiles of ``rows`` × ``cols`` cells: the smallest
-    rectangle of the tile holding every cell whose stencil (NG cells along each axis) meets a ``changed``
-    cell; written into ``out`` (rows ylo, yhi, xlo, xhi), returns their number."""
-    ny, nx = changed.shape
+def _reach_2d(units, changed, offy, offx, rows, cols, out):
+    """For every unit (rows of ``units``, owned cells), cut into tiles of ``rows`` × ``cols`` cells: the
+    smallest rectangle of the tile holding every cell whose stencil (NG cells along each axis) meets a
+    ``changed`` cell (owned cell (j, i) is ``changed[j + offy, i + offx]``: an extended mask also flags
+    ghosts); written into ``out`` (rows ylo, yhi, xlo, xhi), returns their number."""
+    my, mx = changed.shape
     k = 0
     for u in range(units.shape[0]):
         for b0 in range(units[u, 0], units[u, 1], rows):
             b1 = min(b0 + rows, units[u, 1])
             for c0 in range(units[u, 2], units[u, 3], cols):
                 c1 = min(c0 + cols, units[u, 3])
-                y0, y1, x0, x1 = ny, -1, nx, -1
-                for j in range(max(0, b0 - NG), min(ny, b1 + NG)):
-                    for i in range(max(0, c0 - NG), min(nx, c1 + NG)):
-                        if changed[j, i]:
+                y0, y1, x0, x1 = my, -my, mx, -mx
+                for jm in range(max(0, b0 - NG + offy), min(my, b1 + NG + offy)):
+                    for im in range(max(0, c0 - NG + offx), min(mx, c1 + NG + offx)):
+                        if changed[jm, im]:
+                            j, i = jm - offy, im - offx
                             y0, y1, x0, x1 = min(y0, j), max(y1, j), min(x0, i), max(x1, i)
-                if y1 >= 0:
+                if y1 >= y0:
                     out[k, 0], out[k, 1] = max(b0, y0 - NG), min(b1, y1 + NG + 1)
                     out[k, 2], out[k, 3] = max(c0, x0 - NG), min(c1, x1 + NG + 1)
                     if out[k, 0] < out[k, 1] and out[k, 2] < out[k, 3]:
@@ -123,15 +125,17 @@ def cells(units: np.ndarray) -> int:
     return int(np.prod(units[:, 1::2] - units[:, ::2], axis=1).sum())
 
 
-def within_reach(units: np.ndarray, changed: np.ndarray) -> np.ndarray:
+def within_reach(units: np.ndarray, changed: np.ndarray, offset: int = 0) -> np.ndarray:
     """The parts of ``units`` (2D rows ylo, yhi, xlo, xhi; 1D rows lo, hi) whose cells have a cell of
-    ``changed`` (bool, the owned block) in their stencil: the cells whose flux divergence can differ
-    from the last pass's. A cover, not the exact set (boxes of tiles; the units themselves when the boxes
-    would hold most of their cells)."""
+    ``changed`` (bool: the owned block, or with ``offset`` = NG the extended one, ghosts included) in their
+    stencil: the cells whose flux divergence can differ from the last pass's. A cover, not the exact set
+    (boxes of tiles; the units themselves when the boxes would hold most of their cells)."""
     if units.shape[1] == 2:  # 1D: a run is a 2D unit one column wide (tiled like rows)
         units2 = np.column_stack([units, np.zeros(len(units), np.int64), np.ones(len(units), np.int64)])
-        return np.ascontiguousarray(within_reach(units2, changed.reshape(-1, 1))[:, :2])
+        out = np.empty((len(units) * (-(-int(changed.size) // REACH_ROWS) + 1), 4), np.int64)
+        out = out[:_reach_2d(units2, changed.reshape(-1, 1), offset, 0, REACH_ROWS, 1, out)]
+        return units if cells(out) > REACH_FULL * cells(units2) else np.ascontiguousarray(out[:, :2])
     tiles = sum(-(-(y1 - y0) // REACH_ROWS) * -(-(x1 - x0) // REACH_COLS) for y0, y1, x0, x1 in units)
     out = np.empty((tiles, 4), np.int64)
-    out = out[:_reach_2d(units, changed, REACH_ROWS, REACH_COLS, out)]
+    out = out[:_reach_2d(units, changed, offset, offset, REACH_ROWS, REACH_COLS, out)]
     return units if cells(out) > REACH_FULL * cells(units) else out

@@ -12,35 +12,9 @@ such cells (docs/benchmarks.md).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
-from numba import njit
 
-from ..kernels.jit import SERIAL
-
-
-@njit(inline="always", **SERIAL)
-def _same(a, b):
-    """a and b are the same double bit for bit (NaN is never the same; −0.0 is not 0.0)."""
-    return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
-
-
-@njit(**SERIAL)
-def _changed(u, last, valid, out):
-    """Writes the rows of ``u`` that differ from ``last`` in any bit of a value (NaN always differs), or
-    whose ``valid`` is False, into ``out``; returns their number."""
-    k = 0
-    for i in range(u.shape[0]):
-        same = valid[i]
-        j = 0
-        while same and j < u.shape[1]:
-            same = _same(u[i, j], last[i, j])
-            j += 1
-        if not same:
-            out[k] = i
-            k += 1
-    return k
+from ..kernels.compare import changed_rows
 
 
 class UnchangedCells:
@@ -56,7 +30,7 @@ class UnchangedCells:
         if self.last is None or self.last.shape != u.shape:
             return None
         out = np.empty(u.shape[0], np.int64)
-        return out[:_changed(u, self.last, self.valid, out)]
+        return out[:changed_rows(u, self.last, self.valid, out)]
 
     def remember(self, u: np.ndarray, computed: np.ndarray | None, reusable: np.ndarray) -> None:
         """Record ``u`` after computing the cells ``computed`` (None: all; else what :meth:`changed` gave
@@ -82,18 +56,3 @@ class UnchangedCells:
     def nbytes(self) -> int:
         return 0 if self.last is None else self.last.nbytes + self.valid.nbytes
 
-
-@njit(**SERIAL)
-def store_changed(dst, src, changed):
-    """dst[...] = src over (rows, cols, n) blocks, and changed[r, c] = whether any value of that cell
-    differed (bitwise; NaN always differs) from what dst held."""
-    rows, cols, n = src.shape
-    for r in range(rows):
-        for c in range(cols):
-            diff = False
-            for k in range(n):
-                v = src[r, c, k]
-                if not _same(dst[r, c, k], v):
-                    diff = True
-                dst[r, c, k] = v
-            changed[r, c] = diff
