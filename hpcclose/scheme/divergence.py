@@ -3,8 +3,9 @@ units of :mod:`.tiling`, set up once per run.
 
     div = FluxDivergence(m, w, velocity, spacing, order, theta, linear, conditions, walls, shape)
     div.interior(alpha_ext, du)   # cells ≥ 2 from every side: while the ghost α are in flight
-    div.interior(alpha_ext, du, changed)  # … only those near owned α that changed since the last pass
     div.frame(alpha_ext, du)      # the rest, once the halo exchange has finished
+    div.interior(alpha_ext, du, changed), div.frame(alpha_ext, du, changed)
+                                  # … only the cells within reach of α that changed since the last passes
     div.wall_flux()               # zeroth-moment flux out through each wall of the block, this stage
 
 ``du`` gets −∂x F (−∂x F^x − ∂y F^y in 2D), bitwise as the stored-array path (:func:`~.flux.nodal_values`,
