@@ -95,8 +95,9 @@ def estimate_memory(cfg: Config, grid: Grid, n: int, nodes: int, dims: tuple[int
         "closure work": owned * (4 * n + 4 + node_work * nodes),
         "sources": 6 * owned,  # σs, σa, S from the problem and their per-cell copies
         "state checks": 2 * owned * n,
-        # scheme.skip_unchanged: the last closure input, the interior flux, α's copy, flags (~1/4 double each)
-        "unchanged cells": owned * (3 * n + 1) if cfg.scheme.skip_unchanged else 0,
+        # scheme.skip_unchanged: the last closure input and the flux (n each), flags (bytes); the closure's
+        # gathers of the changed cells take the place of its temporaries for the others
+        "unchanged cells": (2 * owned * n + owned // 2) if cfg.scheme.skip_unchanged else 0,
         "global grid": sum(2 * (c + 1) for c in grid.cells) + (2 * prod(grid.cells) * n if gather else 0),
     }
     return {k: v * _FLOAT for k, v in parts.items()}

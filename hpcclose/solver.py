@@ -167,10 +167,12 @@ class Simulation:
         memo = self._unchanged
         with self.timer("closure"):
             todo = None if memo is None or self._alpha is None else memo.changed(u2)
+            if todo is not None and todo.size == u2.shape[0]:
+                todo = None  # every cell changed: no gathers
             if todo is None:
                 alpha, stats = self._solve(u2, self._alpha)
-            else:
-                alpha = self._alpha.copy()
+            else:  # the others keep their α: in place (nothing holds the last stage's α apart)
+                alpha = self._alpha
                 stats = ClosureStats()
                 if todo.size:
                     alpha[todo], stats = self._solve(u2[todo], alpha[todo])

@@ -35,11 +35,12 @@ class UnchangedCells:
     def remember(self, u: np.ndarray, computed: np.ndarray | None, reusable: np.ndarray) -> None:
         """Record ``u`` after computing the cells ``computed`` (None: all; else what :meth:`changed` gave
         for this ``u``); ``reusable`` (bool, one per computed cell) says which results a later call may keep."""
+        if self.last is None or self.last.shape != u.shape:
+            self.last, self.valid = np.empty_like(u, dtype=float), np.empty(u.shape[0], bool)
+        np.copyto(self.last, u)  # (the rows not computed are bitwise the same: no gather needed)
         if computed is None:
-            self.last = np.array(u, dtype=float, copy=True)
-            self.valid = np.array(reusable, dtype=bool, copy=True)
+            self.valid[...] = reusable
         else:
-            self.last[computed] = u[computed]
             self.valid[computed] = reusable
 
     def replace(self, u: np.ndarray) -> None:

@@ -74,7 +74,9 @@ def _peak_of_run(path: Path, overrides: list[str]) -> tuple[int, int]:
 
 @pytest.mark.parametrize("path, overrides", [
     (PERIODIC_2D, ["mesh.cells=[48, 48]", "velocity.quadrature=[16, 16]"]),      # f at the nodes dominates
-    (PLANE, ["mesh.cells=20000"]),                                               # per-cell moments dominate
+    # per-cell moments dominate; every cell computed: skipping the vacuum would shrink the closure's temporaries
+    # below the worst case the estimate is for (everything changing, as in the 2D case above)
+    (PLANE, ["mesh.cells=20000", "scheme.skip_unchanged=false"]),
     (INPUTS / "inflow_m1.toml", ["mesh.cells=20000", "closure.name='monotone'",  # the ansatz at every node
                                  "closure.monotone.model='MONO30x2_M1_1D'"]),
 ])
