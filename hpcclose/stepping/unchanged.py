@@ -1,13 +1,12 @@
-"""Skipping cells whose moments did not change: the per-cell memo of the closure call and of the guard.
+"""Skipping cells whose moments did not change: the closure's per-cell memo.
 
 Where nothing moves (the vacuum around a line source before the wave arrives, a uniform region, a steady
 part of the domain) a stage input is bitwise the last one: the fluxes in and out of such a cell cancel
 exactly and the sources add zero. Solving it again from its own α converges without an iteration and
-returns that α bitwise (``newton.normalise.denormalise``), and the guard's certificate of a state it has
-already certified is the same — but each costs a pass over the quadrature nodes. :class:`UnchangedCells`
-keeps the moments a per-cell computation last ran on (n doubles a cell) and which results may be reused,
-and lists the cells that must be computed again. In the 2D M2 line source 71 % of the cell-solves are
-such cells (docs/benchmarks.md).
+returns that α bitwise (``newton.normalise.denormalise``) — after a pass over the quadrature nodes.
+:class:`UnchangedCells` keeps the moments the closure last ran on (n doubles a cell) and which results may
+be reused, and lists the cells that must be solved again. In the 2D M2 line source 71 % of the cell-solves
+are such cells (docs/benchmarks.md). The flux's counterpart compares α: ``FluxDivergence.interior/frame``.
 """
 
 from __future__ import annotations
