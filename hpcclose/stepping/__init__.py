@@ -3,7 +3,8 @@
 ``schedule`` (when), ``reduction`` (one allreduce of sums and extrema), ``observers`` (the protocol and
 the ordered set a Simulation runs), ``guard`` (state and closure-failure check), ``recorder`` (the
 diagnostics history), ``outputs`` (field files, checkpoints, the stop check), ``progress`` (rank 0's bar
-or batch-log lines).
+or batch-log lines); and, within a step, ``unchanged`` (the closure's memo of cells whose moments did not
+change).
 """
 
 from .guard import StateGuard, StateSummary
