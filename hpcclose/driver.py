@@ -117,6 +117,6 @@ def _skipped(sim) -> list[str]:
     """The summary's line on the work scheme.skip_unchanged saved (rank 0's cells; none without it)."""
     if not sim.cfg.scheme.skip_unchanged or sim.device is not None or not sim.solved_cells[1]:
         return []
-    solves, flux = (1 - c[0] / max(c[1], 1) for c in (sim.solved_cells, sim.divergence.skipped.sum(axis=0)))
+    solves, flux = (1 - c[0] / max(c[1], 1) for c in (sim.solved_cells, sim.divergence.computed.sum(axis=0)))
     return [f"skipped where nothing changed (rank 0): {100 * solves:.1f} % of the cell-solves, {100 * flux:.1f} % "
             "of the flux"]

@@ -58,7 +58,7 @@ class BoundaryCondition:
         """Fill the ghost layers of ``f_ext`` on ``side`` (0 low, 1 high) of spatial ``axis``."""
         if self.kind == "periodic":
             return
-        ghost = _ghost_slab(f_ext, axis, side)
+        ghost = ghost_slab(f_ext, axis, side)
         if self.kind == "prescribed":
             try:
                 ghost[...] = self.values
@@ -77,7 +77,9 @@ def _slab(f_ext: np.ndarray, axis: int, sl: slice) -> np.ndarray:
     return f_ext[tuple(index)]
 
 
-def _ghost_slab(f_ext: np.ndarray, axis: int, side: int) -> np.ndarray:
+def ghost_slab(f_ext: np.ndarray, axis: int, side: int) -> np.ndarray:
+    """The ghost layers on ``side`` of spatial ``axis`` of an extended array with a trailing node (or
+    moment) axis, without the corners (a view)."""
     return _slab(f_ext, axis, slice(0, NG) if side == 0 else slice(-NG, None))
 
 
@@ -85,7 +87,7 @@ def copy_nearest(a_ext: np.ndarray, axis: int, side: int) -> None:
     """Both ghost layers on ``side`` of spatial ``axis`` ← the nearest owned cell (the far-field condition;
     of nodal values here, of the ghost α in the fused flux, whose nodal values are then the same)."""
     near = NG if side == 0 else a_ext.shape[axis] - NG - 1
-    _ghost_slab(a_ext, axis, side)[...] = _slab(a_ext, axis, slice(near, near + 1))
+    ghost_slab(a_ext, axis, side)[...] = _slab(a_ext, axis, slice(near, near + 1))
 
 
 def ghost_slab_shape(shape: tuple[int, ...], axis: int) -> tuple[int, ...]:

@@ -22,18 +22,9 @@ import numpy as np
 from ..grid import NG
 from ..kernels.compare import store_changed
 from . import tiling
-from .boundary import copy_nearest, ghost_slab_shape, per_axis
+from .boundary import copy_nearest, ghost_slab, ghost_slab_shape, per_axis
 from .faces import flux_weights
 from .fused import OPEN, PRESCRIBED, WALL, _fused_1d, _fused_2d
-
-
-def _ghosts(a: np.ndarray, axis: int, side: int) -> np.ndarray:
-    """The ghost slab of an extended array (α with a trailing moment axis, or a mask without) on ``side``
-    of spatial ``axis``: NG layers, owned cells along the other axis (corners are never read)."""
-    dim = a.ndim if a.dtype == bool else a.ndim - 1
-    index = [slice(NG, a.shape[d] - NG) for d in range(dim)]
-    index[axis] = slice(0, NG) if side == 0 else slice(a.shape[axis] - NG, a.shape[axis])
-    return a[tuple(index)]
 
 
 def _kinds_and_slabs(conditions, walls, shape: tuple[int, ...], Q: int) -> tuple[np.ndarray, tuple]:
@@ -117,7 +108,7 @@ class FluxDivergence:
         self.tile_bytes = sum(a[0].nbytes for a in self.workspace)
         #: cells the interior (row 0) and frame (row 1) passes computed, and of how many (the rest kept their
         #: values: skipping unchanged cells)
-        self.skipped = np.zeros((2, 2), np.int64)
+        self.computed = np.zeros((2, 2), np.int64)
         self._totals = [tiling.cells(u) for u in self.units]
         self._ghosts: list[np.ndarray] | None = None  # skipping: the ghost α of the last frame pass
 
@@ -128,7 +119,7 @@ class FluxDivergence:
         passes into ``out`` used; then only the cells within their reach are computed, the others keep their
         values."""
         units = self.units[0] if changed is None else tiling.within_reach(self.units[0], changed, NG)
-        self.skipped[0] += (tiling.cells(units), self._totals[0])
+        self.computed[0] += (tiling.cells(units), self._totals[0])
         return self._pass(alpha_ext, out, units)
 
     def frame(self, alpha_ext: np.ndarray, out: np.ndarray, changed: np.ndarray | None = None) -> np.ndarray:
@@ -142,14 +133,14 @@ class FluxDivergence:
         if changed is not None:
             self._ghosts_changed(alpha_ext, changed)
             units = tiling.within_reach(units, changed, NG)
-        self.skipped[1] += (tiling.cells(units), self._totals[1])
+        self.computed[1] += (tiling.cells(units), self._totals[1])
         return self._pass(alpha_ext, out, units)
 
     def _ghosts_changed(self, alpha_ext: np.ndarray, changed: np.ndarray) -> None:
         """Flag the ghost cells (those the flux reads: no corners) whose α differ from the last call's, and
         keep a copy of them; without a copy yet, every ghost counts as changed."""
-        slabs = [(_ghosts(alpha_ext, axis, side), _ghosts(changed, axis, side)) for axis in range(self.dim)
-                 for side in (0, 1)]
+        slabs = [(ghost_slab(alpha_ext, axis, side), ghost_slab(changed[..., None], axis, side)[..., 0])
+                 for axis in range(self.dim) for side in (0, 1)]
         if self._ghosts is None:
             self._ghosts = [np.array(a) for a, _ in slabs]
             for _, flags in slabs:
