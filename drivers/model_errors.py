@@ -1,7 +1,7 @@
 """[B] Table 1-style errors of a network closure file on fresh Sobol points of its training set B_{M,τ}.
 
     .venv/bin/python drivers/model_errors.py MONO50x2_M2_1D [--count 2000] [--seed 2024]
-        [--tau 1e-6,1e-4,1e-2 | --moments 0.06] [--max-norm 12] [--bands] [--json PATH]
+        [--tau 1e-6,1e-4,1e-2 | --moments 0.06] [--max-norm 12] [--bands] [--grid 41] [--json PATH]
 
 The points are drawn as in training ([B] eq. 110: scrambled Sobol in the ball ‖α̃‖ < M, kept where
 λ_min(∇²φ) > τ), with another seed than the training data's, so none of them was seen. M and τ default to
@@ -22,6 +22,12 @@ its completed α̃ (α_y from the invariance) against the full turned multiplier
 
 ``--bands`` adds, for every τ, where the errors sit: the points split by decades of λ_min(∇²φ) (how close
 to the realizable boundary a point is), with each band's share of the total squared error of α̃ and of u.
+
+``--grid N`` adds the structure check on a finer grid than the file's own report (an 11⁴-point grid at
+realizability margin 1e−3 for four inputs): an N^d tensor grid over the bounding box of the fresh points
+(reduced coordinates for a rotation network), kept where the moments are realizable with margin
+> ``--grid-margin`` (1e−4); Hessian eigenvalues of h̃ (entropy networks) or of the symmetric part of the
+central-difference Jacobian of α̃ (monotone) — no TensorFlow, independent of the training's autodiff.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from hpcclose.closures.neural import export
 from hpcclose.closures.neural.rotation import rotation
 from hpcclose.data import moment_sampling, reduced_sampling, sampling
 from hpcclose.errors import InputError, script_main
+from hpcclose.training import convexity
 from hpcclose.training.evaluation import errors
 from hpcclose.training.samples import normalise
 
@@ -62,6 +69,9 @@ def training_alpha_range(basis, quad, data: dict) -> tuple[float, float]:
 
 def run(args: argparse.Namespace) -> dict:
     """Load the model, draw the fresh points for every τ and evaluate; returns the results."""
+    if args.grid and not (2 <= args.grid <= 200 and args.grid_margin >= 0):
+        raise InputError(f"--grid {args.grid} --grid-margin {args.grid_margin:g}: expected 2 ≤ N ≤ 200 and a "
+                         "margin ≥ 0")
     if args.count < 1 or args.seed < 0:
         raise InputError(f"--count must be ≥ 1 and --seed ≥ 0, got {args.count}, {args.seed}")
     net = export.load(args.model)
@@ -96,10 +106,16 @@ def run(args: argparse.Namespace) -> dict:
             lam = sampling.hessian_min_eig(fresh.alpha, basis, quad)
             e["bands"] = bands(net, basis, quad, s, lam, e, h_range, alpha_range)
         rows.append({key: value, **e})
+    structure = None
+    if args.grid:  # over the region of the first fresh set (the network's own input coordinates)
+        omega = normalise(sets[0][2], frame).omega
+        pts = convexity.dense_test_set(basis, omega, per_axis=args.grid, margin=args.grid_margin,
+                                       max_points=args.grid ** omega.shape[1], frame=frame)
+        structure = {"per_axis": args.grid, "margin": args.grid_margin, **convexity.report(net, pts)}
     where = ("points uniform in the moments, eps inside the realizable set" if args.moments
              else f"Sobol points of B_(M={max_norm:g}, tau)")
     return {"model": net.name, "describe": net.describe(), "max_norm": max_norm, "count": args.count,
-            "seed": args.seed, "quadrature": quad.name, "where": where, "rows": rows}
+            "seed": args.seed, "quadrature": quad.name, "where": where, "rows": rows, "structure": structure}
 
 
 def bands(net, basis, quad, s, lam, total: dict, h_range: float, alpha_range) -> list[dict]:
@@ -136,6 +152,12 @@ def format_table(r: dict) -> str:
             lines.append(f"{'':8}  lambda_min in [{lo:.0e}, {hi:.0e}): {b['samples']:5d} points, "
                          f"MSE(alpha*) {b['b_mse_alpha']:9.3e} ({100 * b['share_alpha']:5.1f} % of the total), "
                          f"MSE(u) {b['b_mse_u']:9.3e} ({100 * b['share_u']:5.1f} %)")
+    c = r.get("structure")
+    if c:
+        lines.append(f"{c['quantity']} on a {c['per_axis']}-per-axis grid (margin > {c['margin']:g}): "
+                     f"{c['points']} points, min eigenvalue {c.get('min_eigenvalue', 0):.3g} (largest "
+                     f"{c.get('max_eigenvalue', 0):.3g}), {100 * c.get('negative_fraction', 0):.3f} % below "
+                     f"-1e-10 x the largest -> {'holds' if c.get('convex') else 'FAILS'}")
     return "\n".join(lines)
 
 
@@ -153,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
                          "(a comma-separated list gives one line each; 0.06: [B]'s M2 data)")
     ap.add_argument("--bands", action="store_true",
                     help="also split the errors by decades of λ_min(∇²φ), the distance to the realizable boundary")
+    ap.add_argument("--grid", type=int, default=0, metavar="N",
+                    help="also check convexity / monotonicity on an N^d grid over the fresh points' region")
+    ap.add_argument("--grid-margin", type=float, default=1e-4, help="realizability margin of the --grid points")
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = ap.parse_args(argv)
     result = run(args)

@@ -3,9 +3,10 @@
 Tables (see ``inputs/train_*.toml``)::
 
     [model]     kind = "icnn" | "mlp" | "monotone", width, depth, symmetric ([A eq. 45]; with rotation: the
-                reflections Ωx → −Ωx, Ωy → −Ωy of the reduced frame), rotation (2D: a rotation-invariant network on the
-                reduced coordinates, closures/neural/rotation.py; its data are turned into that frame), alpha0
-                ("gradient" | "normalisation"; default: gradient for mlp [A], normalisation else [B]),
+                reflections Ωx → −Ωx, Ωy → −Ωy of the reduced frame; "y": Ωy → −Ωy only), rotation (2D: a
+                rotation-invariant network on the reduced coordinates, closures/neural/rotation.py; its data
+                are turned into that frame), alpha0 ("gradient" | "normalisation"; default: gradient for mlp
+                [A], normalisation else [B]),
                 name (default NN{D}x{W}_{N}, ICNN{W}x{D}_M{N}_{dim}D, MONO…), seed
     [velocity]  basis, dim (1 | 2), order (N), quadrature (points, or [n_mu, n_phi] in 2D)
     [data]      sampler = "grid" (size, bounds) | "sobol" (count, max_norm, tau) | "moments" (count, eps:
@@ -25,7 +26,10 @@ Tables (see ``inputs/train_*.toml``)::
                 local monotonicity/convexity term, :mod:`.losses`, off by default), jacobian_margin
                 (λ_min it asks for, units of ∇α̃), jacobian_power (1 hinge, 2 squared), jacobian_points
                 (training points carrying it in L-BFGS), jacobian_box_points (unlabelled realizable
-                points around the training data's bounding box where it is imposed too, in L-BFGS)
+                points around the training data's bounding box where it is imposed too, in L-BFGS),
+                jacobian_search (grid points per axis searched for counterexamples between L-BFGS rounds,
+                :mod:`.counterexamples`; 0: off), jacobian_search_every (iterations per round),
+                jacobian_search_add (points added per round at most)
     [output]    model (the network file to write), plots (loss curves PNG), history (JSON),
                 convexity_points (size of the dense test set of the convexity report; 0: skip)
 """
@@ -52,11 +56,18 @@ class ModelSection(_Section):
     kind: Literal["icnn", "mlp", "monotone"]
     width: int = Field(ge=1, le=4096)
     depth: int = Field(ge=0, le=256)
-    symmetric: bool = False
+    symmetric: bool | Literal["y"] = Field(False, description="average over reflections ([A eq. 45]); \"y\" "
+                                           "(rotation networks): over Ωy → −Ωy only, the one that keeps v_x ≥ 0")
     alpha0: Literal["gradient", "normalisation"] | None = None
     name: str | None = None
     seed: int = 0
     rotation: bool = Field(False, description="rotation-invariant 2D network on the reduced coordinates")
+
+    @model_validator(mode="after")
+    def _reflection_fits(self):
+        if self.symmetric == "y" and not self.rotation:
+            raise ValueError("symmetric = 'y' (the reflection Ωy → −Ωy of the reduced frame) needs rotation = true")
+        return self
 
     @model_validator(mode="after")
     def _alpha0_fits(self):
@@ -169,6 +180,12 @@ class LossSection(_Section):
     jacobian_box_points: int = Field(0, ge=0, description="random realizable points around the "
                                      "training data's bounding box where the jacobian term is imposed too "
                                      "(no labels; convexity.random_realizable)")
+    jacobian_search: int = Field(0, ge=0, le=200, description="grid points per axis of the region searched "
+                                 "between L-BFGS rounds for points where the jacobian term's condition fails; "
+                                 "they join its points (counterexample-guided; 0: off)")
+    jacobian_search_every: int = Field(50, ge=1, description="L-BFGS iterations between two searches")
+    jacobian_search_add: int = Field(4096, ge=1, description="counterexamples added per search at most "
+                                     "(the worst first)")
 
 
 class OutputSection(_Section):
@@ -197,6 +214,13 @@ class TrainConfig(_Section):
         if self.velocity.dim == 2 and self.data.sampler == "moments" and not self.data.reduced:
             raise ValueError("data: the 2D moment sampler samples in the reduced coordinates: set "
                              "data.reduced = true")
+        return self
+
+    @model_validator(mode="after")
+    def _search_has_a_term(self):
+        if self.loss.jacobian_search and not (self.loss.jacobian and self.training.lbfgs_iterations):
+            raise ValueError("loss.jacobian_search adds points to the jacobian term of the L-BFGS refinement: "
+                             "it needs loss.jacobian > 0 and training.lbfgs_iterations > 0")
         return self
 
 

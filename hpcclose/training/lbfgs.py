@@ -13,11 +13,13 @@ compiled ``tf.function`` over the full batch.
   which makes the objective a deterministic function of the trainable weights; the monotonicity term is
   taken over a fixed random subset of the pairs (all pairs of 90 000 samples would not fit), and the local
   (Jacobian) term over a larger fixed subset (its batch Jacobian costs twice the rest of the loss).
-* The best iterate by the monitored validation value is kept and returned.
+* The best iterate by the monitored validation value is kept and returned; with a counterexample search
+  (:mod:`.counterexamples`) the searched iterate with the fewest points failing the Jacobian term.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -26,45 +28,92 @@ import numpy as np
 
 from .. import devices
 
-MAX_RESTARTS = 50  # of scipy's L-BFGS-B after an early stop (see refine)
+MAX_RESTARTS = 50  # of scipy's L-BFGS-B after an early stop (see _minimise)
+
+log = logging.getLogger("hpcclose")
 
 
 def refine(model, loss, train: list, val: list, iterations: int, memory: int = 50,
            monitor: Callable[[dict], float] | None = None, mono_points: int = 1024,
            jacobian_points: int = 16384, jacobian_extra: np.ndarray | None = None,
            record: Callable[[int, float, dict], None] | None = None, report_every: int = 50,
-           seed: int = 0) -> dict:
+           seed: int = 0, search: Callable[[], tuple[np.ndarray, dict]] | None = None,
+           search_every: int = 50) -> dict:
     """Refine ``model`` in place by ≤ ``iterations`` L-BFGS-B steps on the full training batch.
 
     ``train``/``val`` are the (ω̃, h̃, α̃, w) tensors; the Jacobian term (if weighted) is taken over
     ``jacobian_points`` training points and the unlabelled points ``jacobian_extra`` (ω̃ rows);
     ``monitor`` maps the validation terms (plus ``loss``) to the value whose minimum is kept (default: the
-    validation loss); ``record(it, loss, val)`` is called every ``report_every`` iterations. Returns
-    {"iterations", "best_iteration", "best", "message", "restarts", "seconds"}.
+    validation loss); ``record(it, loss, val)`` is called every ``report_every`` iterations.
+    ``search`` (a :class:`~.counterexamples.Search`) makes the refinement counterexample-guided: before the
+    first iteration and every ``search_every`` after, the points where the Jacobian term's condition fails
+    join its points (as a mean of their own, :func:`_compile`), and the iterate kept is the searched one
+    with the fewest failing points (then the lowest monitored value). Returns {"iterations",
+    "best_iteration", "best", "message", "restarts", "seconds"} and, with ``search``, "search": one summary
+    per search.
     """
+    mono_omega, jac_omega = _subsets(loss, train, mono_points, jacobian_points, jacobian_extra, seed)
+    pick = monitor or (lambda rec: rec["loss"])
+    problem = _FlatProblem(model, *_compile(loss, train, val, model.trainable_variables, mono_omega, jac_omega))
+    best = _Best(problem, pick, record, report_every, iterations)
+    t0 = time.perf_counter()
+    if search is None:
+        _, res, restarts = _minimise(problem, best, best.best_x, iterations, memory)
+        problem.assign(best.best_x)
+        return {"iterations": best.it, "best_iteration": best.best_it, "best": best.best,
+                "message": str(res.message) if res else "", "restarts": restarts,
+                "seconds": time.perf_counter() - t0}
+    # Counterexample-guided: search, add what fails to the term (a new objective: recompile), minimise a
+    # round, search again; keep the searched iterate with the fewest failing points.
+    tf = devices.tensorflow()
+    x, res, restarts, rounds, kept, found_so_far = best.best_x, None, 0, [], None, None
+    while True:
+        problem.assign(x)
+        found, summary = search()
+        score = (summary["failing"], pick(problem.validation()))
+        rounds.append({"iteration": best.it, **summary, "added": int(len(found)), "monitored": score[1]})
+        log.info("L-BFGS %d: %d of %d searched points fail the jacobian term (smallest eigenvalue %.3g); "
+                 "%d added", best.it, summary["failing"], summary["points"], summary["min_eigenvalue"], len(found))
+        if kept is None or score < kept[0]:
+            kept = (score, x.copy(), best.it)
+        if best.it >= iterations:
+            break
+        if len(found):
+            found = tf.constant(found)
+            found_so_far = found if found_so_far is None else tf.concat([found_so_far, found], 0)
+            problem = _FlatProblem(model, *_compile(loss, train, val, model.trainable_variables, mono_omega,
+                                                    jac_omega, found_so_far))
+            best.problem = problem
+        before = best.it
+        x, res, r = _minimise(problem, best, x, min(iterations, best.it + search_every), memory)
+        restarts += r
+        if best.it - before < 2:
+            break
+    problem.assign(kept[1])
+    return {"iterations": best.it, "best_iteration": kept[2], "best": kept[0][1],
+            "message": str(res.message) if res else "", "restarts": restarts,
+            "seconds": time.perf_counter() - t0, "search": rounds}
+
+
+def _minimise(problem: _FlatProblem, best: _Best, x: np.ndarray, until: int, memory: int) -> tuple:
+    """scipy's L-BFGS-B from x until ``best`` has counted ``until`` iterations: (x, its last result,
+    restarts). A line search that finds no decrease ends scipy's run early ("relative reduction of f"); the
+    curvature pairs are then stale, so restart from the current point with an empty memory while iterations
+    remain and the last run made progress."""
     import scipy.optimize
 
-    subsets = _subsets(loss, train, mono_points, jacobian_points, jacobian_extra, seed)
-    problem = _FlatProblem(model, *_compile(loss, train, val, model.trainable_variables, *subsets))
-    best = _Best(problem, monitor or (lambda rec: rec["loss"]), record, report_every, iterations)
-    t0 = time.perf_counter()
-    # A line search that finds no decrease ends scipy's run early ("relative reduction of f"); the curvature
-    # pairs are then stale, so restart from the current point with an empty memory while iterations remain
-    # and the last run made progress.
-    x, restarts = best.best_x, 0
-    while best.it < iterations and restarts <= MAX_RESTARTS:
+    res, restarts = None, 0
+    while best.it < until and restarts <= MAX_RESTARTS:
         before = best.it
+        left = until - best.it
         res = scipy.optimize.minimize(problem.objective, x, jac=True, method="L-BFGS-B", bounds=problem.bounds,
-                                      callback=best,
-                                      options={"maxiter": iterations - best.it, "maxcor": memory,
-                                               "ftol": 0.0, "gtol": 0.0, "maxfun": 4 * iterations + 20})
+                                      callback=best, options={"maxiter": left, "maxcor": memory, "ftol": 0.0,
+                                                              "gtol": 0.0, "maxfun": 4 * left + 20})
         x = np.array(res.x)
         restarts += 1
         if best.it - before < 2:
             break
-    problem.assign(best.best_x)
-    return {"iterations": best.it, "best_iteration": best.best_it, "best": best.best,
-            "message": str(res.message), "restarts": restarts - 1, "seconds": time.perf_counter() - t0}
+    return x, res, max(restarts - 1, 0)
 
 
 def _subsets(loss, train: list, mono_points: int, jacobian_points: int, jacobian_extra: np.ndarray | None,
@@ -86,9 +135,12 @@ def _subsets(loss, train: list, mono_points: int, jacobian_points: int, jacobian
     return mono_omega, jac_omega
 
 
-def _compile(loss, train: list, val: list, variables: list, mono_omega, jac_omega) -> tuple[Callable, Callable]:
+def _compile(loss, train: list, val: list, variables: list, mono_omega, jac_omega,
+             counterexamples=None) -> tuple[Callable, Callable]:
     """The full-batch objective with its gradient and the validation terms, as ``tf.function`` s; batch
-    norms use their moving statistics (``training=False``), so the objective is deterministic."""
+    norms use their moving statistics (``training=False``), so the objective is deterministic. The
+    ``counterexamples`` a search found carry the Jacobian term as a mean of their own, with the same weight:
+    a few dozen failing points among the term's tens of thousands would otherwise weigh next to nothing."""
     tf = devices.tensorflow()
 
     @tf.function
@@ -98,9 +150,9 @@ def _compile(loss, train: list, val: list, variables: list, mono_omega, jac_omeg
             if mono_omega is not None:
                 at = loss.outputs(mono_omega, training=False)["alpha_net"]
                 total = total + loss.w.mono * loss.monotonicity(mono_omega, at)
-            if jac_omega is not None:
-                J = loss.outputs(jac_omega, training=False, jacobian=True)["jacobian"]
-                total = total + loss.w.jacobian * loss.local_monotonicity(J)
+            for points in (jac_omega, counterexamples):
+                if points is not None:
+                    total = total + loss.w.jacobian * loss.local_monotonicity(loss.jacobian(points)[0])
         return total, tape.gradient(total, variables)
 
     @tf.function

@@ -181,10 +181,12 @@ def adam(model, loss, T: list, V: list, tc, writer: ModelWriter, n_epochs: int, 
 
 
 def refine(model, loss, T: list, V: list, tc, hist: dict, epochs_run: int, progress: bool,
-           save_iterate: Callable, jacobian: tuple) -> dict:
+           save_iterate: Callable, jacobian: tuple, search: Callable | None = None,
+           search_every: int = 50) -> dict:
     """The L-BFGS phase (:mod:`.lbfgs`): its reports go into ``hist`` at epoch = Adam epochs + iteration;
     ``save_iterate(it)`` writes the current iterate to the model file every 500 iterations. ``jacobian``:
-    (training points, unlabelled points) of the Jacobian term."""
+    (training points, unlabelled points) of the Jacobian term; ``search``: its counterexample search
+    (:mod:`.counterexamples`), run every ``search_every`` iterations."""
     from tqdm import tqdm
 
     from . import lbfgs
@@ -207,7 +209,8 @@ def refine(model, loss, T: list, V: list, tc, hist: dict, epochs_run: int, progr
 
     info = lbfgs.refine(model, loss, T, V, tc.lbfgs_iterations, tc.lbfgs_memory,
                         monitor=lambda rec: rec[key], record=record, seed=tc.seed,
-                        jacobian_points=jacobian[0], jacobian_extra=jacobian[1])
+                        jacobian_points=jacobian[0], jacobian_extra=jacobian[1], search=search,
+                        search_every=search_every)
     bar.close()
     log.info("L-BFGS: %d iterations in %.1f s, best at %d (%s)", info["iterations"], info["seconds"],
              info["best_iteration"], info["message"])

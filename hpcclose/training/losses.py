@@ -116,6 +116,14 @@ class Losses:
             h = self.model(omega, training=training)
         return h, tape.gradient(h, omega)
 
+    def jacobian(self, omega, training: bool = False):
+        """(J = ∂α*/∂ω̃ (B, d, d) with α* = α̃_θ/s, h̃_θ or None, α̃_θ): the network's own α̃ (reduced in the
+        reduced frame), by autodiff; for entropy networks J is the Hessian of h̃/s."""
+        with self.tf.GradientTape() as outer:
+            outer.watch(omega)
+            h, at = self._entropy_and_alpha(omega, training)
+        return outer.batch_jacobian(at, omega) * self.inv_s, h, at
+
     def _complete(self, omega, at):
         """The full turned α̃ (B, n − 1) from the network's reduced one: α_y by the invariance."""
         tf = self.tf
@@ -133,10 +141,7 @@ class Losses:
         tf = self.tf
         J = None
         if jacobian:
-            with tf.GradientTape() as outer:
-                outer.watch(omega)
-                h, at = self._entropy_and_alpha(omega, training)
-            J = outer.batch_jacobian(at, omega) * self.inv_s
+            J, h, at = self.jacobian(omega, training)
         else:
             h, at = self._entropy_and_alpha(omega, training)
         at_net = at

@@ -194,6 +194,7 @@ def initial_network(cfg: TrainConfig, basis: Basis, quad: Quadrature) -> export.
                          f"{mc.kind} {want}{' (rotation-invariant)' if mc.rotation else ''}")
     signs = network_signs(mc, basis)
     if np.asarray(net.signs).shape != signs.shape:
-        raise InputError(f"{where}: {path!r} has {len(net.signs)} symmetry flips; model.symmetric = "
-                         f"{str(mc.symmetric).lower()} needs {len(signs)}")
+        asked = str(mc.symmetric).lower() if isinstance(mc.symmetric, bool) else repr(mc.symmetric)
+        raise InputError(f"{where}: {path!r} has {len(net.signs)} symmetry flips; model.symmetric = {asked} "
+                         f"needs {len(signs)}")
     return net

@@ -27,7 +27,7 @@ import numpy as np
 from .. import devices
 from ..closures.neural import export
 from ..closures.neural.layout import default_name, layout_string
-from . import convexity, evaluation, loop, outputs
+from . import convexity, counterexamples, evaluation, loop, outputs
 from .config import TrainConfig
 from .samples import Prepared, network_signs, prepare
 
@@ -136,8 +136,15 @@ def _refine(model, loss, T: list, V: list, cfg: TrainConfig, prep: Prepared, run
     if loss.w.jacobian > 0 and cfg.loss.jacobian_box_points:
         box = convexity.random_realizable(prep.basis, prep.train.omega, cfg.loss.jacobian_box_points,
                                           seed=tc.seed + 7919, frame=prep.frame)
+    search = None  # counterexamples: a fine grid of the same region, searched between rounds
+    if loss.w.jacobian > 0 and cfg.loss.jacobian_search:
+        search = counterexamples.Search.over_training_region(loss, prep.basis, prep.train.omega,
+                                                              cfg.loss.jacobian_search, cfg.loss.jacobian_search_add,
+                                                              frame=prep.frame)
+        log.info("counterexample search over %d grid points every %d L-BFGS iterations", search.candidates.shape[0],
+                 cfg.loss.jacobian_search_every)
     info = loop.refine(model, loss, T, V, tc, run.history, run.epochs_run, progress, save_iterate,
-                       (cfg.loss.jacobian_points, box))
+                       (cfg.loss.jacobian_points, box), search, cfg.loss.jacobian_search_every)
     run.stop_reason += f"; L-BFGS {info['iterations']} iterations ({info['message']})"
     save_iterate(info["best_iteration"], lbfgs=info)
     return info

@@ -236,6 +236,53 @@ def test_local_monotonicity_term_is_the_symmetric_jacobians_negative_part(tmp_pa
     assert term == pytest.approx(np.mean(np.maximum(margin - lmin, 0.0) ** 2), rel=1e-5)
 
 
+@pytest.mark.slow
+def test_counterexample_search_adds_the_failing_points_and_keeps_the_fewest(tmp_path):
+    """[loss] jacobian_search: before L-BFGS and every jacobian_search_every iterations a grid of the training
+    region is searched; λ_min there equals numpy central differences of the exported network; the points
+    failing the term (λ_min < margin) join it, worst first, at most jacobian_search_add; the iterate kept is
+    the searched one with the fewest failing points (then the lowest validation loss)."""
+    from hpcclose.closures.neural import export, models
+    from hpcclose.training import counterexamples, losses
+    from hpcclose.training.convexity import derivatives
+    from hpcclose.training.samples import prepare
+
+    text = (cfg_text(tmp_path, kind="monotone", width=8, depth=1, epochs=3, lr=5e-2)
+            .replace("checkpoint_every = 2", "checkpoint_every = 2\nlbfgs_iterations = 6")
+            + "\n[loss]\njacobian = 0.5\njacobian_points = 100\njacobian_margin = 0.5\njacobian_search = 30\n"
+              "jacobian_search_every = 3\njacobian_search_add = 40\n")
+    res = run_train(tmp_path, text)
+    info = res.network.meta["training"]["lbfgs"]
+    rounds = info["search"]
+    assert [r["iteration"] for r in rounds] == [0, 3, 6]
+    assert all(r["added"] == min(r["failing"], 40) and r["points"] > 100 for r in rounds)
+    kept = min(rounds, key=lambda r: (r["failing"], r["monitored"]))
+    assert info["best_iteration"] == kept["iteration"]
+    # the search of the kept network, against numpy central differences of its file
+    cfg = config.parse(text)
+    prep = prepare(cfg)
+    net = export.load(res.path)
+    loss = losses.Losses(models.from_network(net), prep.basis, prep.quad, "normalisation",
+                         losses.Weights(1.0, 1.0, 1.0, 1.0, 0.5, jacobian_margin=0.5), float(net.output_scale))
+    search = counterexamples.Search.over_training_region(loss, prep.basis, prep.train.omega, 30, 40)
+    assert search.candidates.shape[0] == kept["points"]
+    lmin = search.smallest_eigenvalues()
+    H = derivatives(net, search.candidates)[2]
+    reference = np.linalg.eigvalsh(0.5 * (H + np.swapaxes(H, 1, 2)))[:, 0]
+    assert np.allclose(lmin, reference, rtol=1e-5, atol=1e-6 * np.abs(reference).max())
+    found, summary = search()
+    tol = 1e-5 * np.abs(reference).max()
+    clear = np.abs(reference - 0.5) > tol  # points the two derivatives put on the same side of the margin
+    assert summary["failing"] == kept["failing"] == np.count_nonzero(lmin < 0.5)
+    assert np.array_equal((lmin < 0.5)[clear], (reference < 0.5)[clear])
+    rows = [int(np.flatnonzero((search.candidates == p).all(axis=1))[0]) for p in found]
+    assert len(rows) == min(40, summary["failing"]) and np.all(np.diff(lmin[rows]) >= 0)
+    assert lmin[rows].max() <= np.sort(lmin)[len(rows) - 1]  # the worst first
+    # the search needs the term it feeds
+    with pytest.raises(InputError, match="loss.jacobian_search adds points to the jacobian term"):
+        config.parse(text.replace("jacobian = 0.5", "jacobian = 0.0"))
+
+
 def test_random_realizable_points_cover_the_dense_test_region():
     from hpcclose.training.convexity import dense_test_set, random_realizable
     from hpcclose.velocity import make_basis

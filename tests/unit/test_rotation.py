@@ -109,6 +109,48 @@ def test_rotation_network_closure_commutes_with_rotations(arch, alpha0, kind, tm
             np.testing.assert_allclose(closure.entropy(turned), h, rtol=0, atol=1e-12 * np.abs(h).max())
 
 
+def test_reflection_y_network_gives_no_alpha_y_to_states_symmetric_about_their_first_moment(tmp_path):
+    """symmetric = "y" (the monotone network's: Ωy → −Ωy only, which keeps v_x ≥ 0): the network averages two
+    sign patterns, still commutes with rotations, and for densities symmetric about their first moment's axis
+    (the line source's) gives α_xy = 0 in the reduced frame, so the completed α_y is 0 (to the round-off of
+    the states' symmetry over the first moment) — where the unsymmetrised network's α_y is its own α_xy over
+    the first moment, which grows without bound as the first moment vanishes."""
+    from hpcclose.closures.neural.rotation import reduced_signs
+    from hpcclose.training import config
+
+    basis = make_basis("monomial", 2, 2)
+    quad = sphere_product(6, 16)
+    rot = rotation(basis)
+    odd_y = basis.flips[1, 1:] < 0  # components of ω̃ odd in Ωy: y and xy
+    np.testing.assert_array_equal(reduced_signs(basis, "y"), [np.ones(4), np.where(odd_y[rot.keep], -1.0, 1.0)])
+    # states symmetric in Ωy in the reduced frame (α_y = α_xy = 0), first moments from 0.3 down to ~1e-9
+    rng = np.random.default_rng(5)
+    at = np.zeros((40, basis.n - 1))
+    at[:, ~odd_y] = rng.normal(0.0, 1.0, (40, np.count_nonzero(~odd_y)))
+    at[:, rot.x] = np.logspace(-0.5, -9, 40)
+    u = complete(at, basis, quad).u
+    alpha_y, turned_y = {}, {}
+    odd = 1 + np.flatnonzero(odd_y)
+    for sym in ("y", False):
+        closure = _rotation_closure("monotone", basis, quad, tmp_path, "normalisation", symmetric=sym)
+        ref, _ = closure.multipliers(u)
+        alpha_y[sym] = np.abs(ref[:, odd]).max(axis=1)
+        theta = 0.7  # turned away from the reduced frame, and back: the same multipliers
+        got, _ = closure.multipliers(rot.turn(theta, u))
+        _, back = rot.turn(-theta, rot.turn(theta, u), got)
+        turned_y[sym] = np.abs(back[:, odd]).max(axis=1)
+        big = at[:, rot.x] > 1e-3  # below, the turned state's α_y is v_xy's round-off over v_x: it grows
+        np.testing.assert_allclose(back[big, 1:], ref[big, 1:], rtol=0, atol=1e-12 * np.abs(ref).max())
+    # the symmetrised network's α_y is the round-off of the states' symmetry (u_xy, u_y ~ 1e−17) over v_x,
+    # the other's its own α_xy over v_x
+    for got in (alpha_y, turned_y):
+        assert got["y"][big].max() < 1e-9 and got[False][-1] > 1e3 and np.all(got["y"] < 1e-4 * got[False])
+    with pytest.raises(Exception, match="symmetric = 'y'.*needs rotation = true"):
+        config.parse('[model]\nkind = "monotone"\nwidth = 4\ndepth = 1\nsymmetric = "y"\n[velocity]\ndim = 2\n'
+                     'order = 2\nquadrature = [4, 8]\n[data]\nsampler = "sobol"\ncount = 10\nmax_norm = 3.0\n'
+                     'tau = 1e-6\n[output]\nmodel = "m.h5"\n')
+
+
 def test_rotation_network_alpha_is_the_gradient_of_its_entropy(tmp_path):
     """α (gradient convention) is ∇h_a of the rotation-invariant extension in every direction, the y one
     (α_y from the invariance) included: central differences of closure.entropy."""

@@ -202,10 +202,15 @@ def test_model_errors_driver_sweeps_tau_and_refuses_bad_input(tmp_path, capsys):
     wide, narrow = json.loads(out.read_text())["rows"]
     assert (wide["eps"], narrow["eps"]) == (0.05, 0.2) and "tau" not in wide
     assert wide["samples"] == narrow["samples"] == 300 and wide["mse_alpha"] != narrow["mse_alpha"]
-    capsys.readouterr()
+    # --grid checks the structure on a finer grid of the fresh points' region than the file's own report
+    assert driver.main(["MONO30x2_M1_1D", "--count", "300", "--grid", "120", "--json", str(out)]) == 0
+    c = json.loads(out.read_text())["structure"]
+    assert c["per_axis"] == 120 and 100 < c["points"] <= 120 and c["convex"] and c["min_eigenvalue"] > 0
+    assert "min eigenvalue" in capsys.readouterr().out
     assert driver.main(["MONO30x2_M1_1D", "--tau", "x"]) == 2
     assert driver.main(["no_such_model"]) == 2
     assert driver.main(["MONO30x2_M1_1D", "--moments", "0.06", "--tau", "1e-3"]) == 2
+    assert driver.main(["MONO30x2_M1_1D", "--grid", "1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 3 and "--tau 'x'" in err[0] and "no_such_model" in err[1]
-    assert "--moments draws in the moments" in err[2]
+    assert len(err) == 4 and "--tau 'x'" in err[0] and "no_such_model" in err[1]
+    assert "--moments draws in the moments" in err[2] and "--grid 1" in err[3]

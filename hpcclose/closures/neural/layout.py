@@ -97,9 +97,12 @@ def random_network(arch: str, basis: Basis, width: int, depth: int, seed: int = 
         mu = 0.1 * rng.standard_normal(d)
         out_shift = np.array([-1.5]) if arch == "icnn" else 0.3 * rng.standard_normal(d)
         out_scale = 2.5
+    signs = reduced_signs(basis, symmetric) if rotation else symmetry_signs(basis, symmetric)
+    if arch == "monotone":  # a symmetrised α̃ is odd in the flipped components: so must its shift be
+        out_shift = np.mean(signs * out_shift, axis=0)
     common = dict(architecture=arch, basis_kind=basis.kind, basis_dim=basis.dim, basis_N=basis.N,
                   input_shift=mu, input_matrix=P,
-                  signs=reduced_signs(basis, symmetric) if rotation else symmetry_signs(basis, symmetric),
+                  signs=signs,
                   rotation="first_moment" if rotation else "",
                   output_shift=out_shift, output_scale=out_scale,
                   alpha0=alpha0 or ("gradient" if arch == "mlp" else "normalisation"),

@@ -173,13 +173,18 @@ def rotation(basis: Basis) -> Rotation:
     return Rotation(basis)
 
 
-def reduced_signs(basis: Basis, symmetric: bool) -> np.ndarray:
+def reduced_signs(basis: Basis, symmetric: bool | str) -> np.ndarray:
     """Sign patterns over the reduced coordinates: the identity, and with ``symmetric`` the reflections
-    Ωx → −Ωx, Ωy → −Ωy and both (the reflections that keep the reduced frame's v_y = 0)."""
+    Ωx → −Ωx, Ωy → −Ωy and both (the reflections that keep the reduced frame's v_y = 0); with ``"y"`` only
+    Ωy → −Ωy, which also keeps v_x ≥ 0 — a network with batch norms (monotone) sees inputs from the region its
+    statistics describe, and states symmetric about the first moment's axis still get α_xy = 0 (so the
+    completed α_y = 0 there: no quotient of small numbers as v_x → 0)."""
     keep = rotation(basis).keep
     if not symmetric:
         return np.ones((1, keep.size))
     fx, fy = basis.flips[0, 1:][keep], basis.flips[1, 1:][keep]
+    if symmetric == "y":
+        return np.array([np.ones(keep.size), fy])
     return np.array([np.ones(keep.size), fy, fx, fx * fy])
 
 
