@@ -144,7 +144,7 @@ def _monotone_forward(net: Network, omega: np.ndarray) -> np.ndarray:
     return net.output_shift + net.output_scale / net.signs.shape[0] * out
 
 
-def _margin(basis: Basis, pts: np.ndarray, frame: Rotation | None) -> np.ndarray:
+def realizability_margin(basis: Basis, pts: np.ndarray, frame: Rotation | None = None) -> np.ndarray:
     """Realizability margin of normalised moments (B, d); reduced coordinates when a ``frame`` is given."""
     full = pts if frame is None else frame.expand(pts)
     return basis.realizability_margin(np.concatenate([np.ones((full.shape[0], 1)), full], axis=1))
@@ -176,7 +176,7 @@ def dense_test_set(basis: Basis, omega_train: np.ndarray, per_axis: int = 200, m
         i, j = rng.integers(0, omega_train.shape[0], size=(2, max_points))
         lam = rng.uniform(size=(max_points, 1))
         pts = lam * omega_train[i] + (1.0 - lam) * omega_train[j]
-    return pts[_margin(basis, pts, frame) > margin]
+    return pts[realizability_margin(basis, pts, frame) > margin]
 
 
 def random_realizable(basis: Basis, omega_train: np.ndarray, count: int, margin: float = 5e-4,
@@ -194,7 +194,7 @@ def random_realizable(basis: Basis, omega_train: np.ndarray, count: int, margin:
     total = 0
     for _ in range(1000):  # rejection sampling; the realizable share of the box is far above 1e-3
         pts = rng.uniform(lo, hi, size=(max(4 * count, 1024), lo.size))
-        pts = pts[_margin(basis, pts, frame) > margin]
+        pts = pts[realizability_margin(basis, pts, frame) > margin]
         kept.append(pts)
         total += pts.shape[0]
         if total >= count:

@@ -14,7 +14,7 @@ compiled ``tf.function`` over the full batch.
   taken over a fixed random subset of the pairs (all pairs of 90 000 samples would not fit), and the local
   (Jacobian) term over a larger fixed subset (its batch Jacobian costs twice the rest of the loss).
 * The best iterate by the monitored validation value is kept and returned; with a counterexample search
-  (:mod:`.counterexamples`) the searched iterate with the fewest points failing the Jacobian term.
+  (:mod:`.counterexamples`) the searched iterate with the fewest points where the map is not monotone.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def refine(model, loss, train: list, val: list, iterations: int, memory: int = 5
     ``search`` (a :class:`~.counterexamples.Search`) makes the refinement counterexample-guided: before the
     first iteration and every ``search_every`` after, the points where the Jacobian term's condition fails
     join its points (as a mean of their own, :func:`_compile`), and the iterate kept is the searched one
-    with the fewest failing points (then the lowest monitored value). Returns {"iterations",
+    with the fewest points where λ_min < 0 (then the lowest monitored value). Returns {"iterations",
     "best_iteration", "best", "message", "restarts", "seconds"} and, with ``search``, "search": one summary
     per search.
     """
@@ -64,16 +64,18 @@ def refine(model, loss, train: list, val: list, iterations: int, memory: int = 5
                 "message": str(res.message) if res else "", "restarts": restarts,
                 "seconds": time.perf_counter() - t0}
     # Counterexample-guided: search, add what fails to the term (a new objective: recompile), minimise a
-    # round, search again; keep the searched iterate with the fewest failing points.
+    # round, search again; keep the searched iterate with the fewest negative eigenvalues (the margin is the
+    # term's slack, not the structure asked for).
     tf = devices.tensorflow()
     x, res, restarts, rounds, kept, found_so_far = best.best_x, None, 0, [], None, None
     while True:
         problem.assign(x)
         found, summary = search()
-        score = (summary["failing"], pick(problem.validation()))
+        score = (summary["negative"], pick(problem.validation()))
         rounds.append({"iteration": best.it, **summary, "added": int(len(found)), "monitored": score[1]})
-        log.info("L-BFGS %d: %d of %d searched points fail the jacobian term (smallest eigenvalue %.3g); "
-                 "%d added", best.it, summary["failing"], summary["points"], summary["min_eigenvalue"], len(found))
+        log.info("L-BFGS %d: %d of %d searched points fail the jacobian term, %d negative (smallest eigenvalue "
+                 "%.3g); %d added", best.it, summary["failing"], summary["points"], summary["negative"],
+                 summary["min_eigenvalue"], len(found))
         if kept is None or score < kept[0]:
             kept = (score, x.copy(), best.it)
         if best.it >= iterations:
@@ -81,9 +83,9 @@ def refine(model, loss, train: list, val: list, iterations: int, memory: int = 5
         if len(found):
             found = tf.constant(found)
             found_so_far = found if found_so_far is None else tf.concat([found_so_far, found], 0)
-            problem = _FlatProblem(model, *_compile(loss, train, val, model.trainable_variables, mono_omega,
-                                                    jac_omega, found_so_far))
-            best.problem = problem
+            # a new objective; the validation (compiled once: no retracing every round) stays
+            problem.value_and_gradient = _compile(loss, train, val, model.trainable_variables, mono_omega,
+                                                  jac_omega, found_so_far)[0]
         before = best.it
         x, res, r = _minimise(problem, best, x, min(iterations, best.it + search_every), memory)
         restarts += r

@@ -241,10 +241,10 @@ def test_counterexample_search_adds_the_failing_points_and_keeps_the_fewest(tmp_
     """[loss] jacobian_search: before L-BFGS and every jacobian_search_every iterations a grid of the training
     region is searched; λ_min there equals numpy central differences of the exported network; the points
     failing the term (λ_min < margin) join it, worst first, at most jacobian_search_add; the iterate kept is
-    the searched one with the fewest failing points (then the lowest validation loss)."""
+    the searched one with the fewest negative λ_min (then the lowest validation loss)."""
     from hpcclose.closures.neural import export, models
     from hpcclose.training import counterexamples, losses
-    from hpcclose.training.convexity import derivatives
+    from hpcclose.training.convexity import derivatives, realizability_margin
     from hpcclose.training.samples import prepare
 
     text = (cfg_text(tmp_path, kind="monotone", width=8, depth=1, epochs=3, lr=5e-2)
@@ -255,8 +255,11 @@ def test_counterexample_search_adds_the_failing_points_and_keeps_the_fewest(tmp_
     info = res.network.meta["training"]["lbfgs"]
     rounds = info["search"]
     assert [r["iteration"] for r in rounds] == [0, 3, 6]
-    assert all(r["added"] == min(r["failing"], 40) and r["points"] > 100 for r in rounds)
-    kept = min(rounds, key=lambda r: (r["failing"], r["monitored"]))
+    # each failing point brings up to NEIGHBOURS random points of its grid cell
+    cap = counterexamples.NEIGHBOURS + 1
+    assert all(min(r["failing"], 40) <= r["added"] <= cap * min(r["failing"], 40) and r["points"] > 100
+               for r in rounds)
+    kept = min(rounds, key=lambda r: (r["negative"], r["monitored"]))
     assert info["best_iteration"] == kept["iteration"]
     # the search of the kept network, against numpy central differences of its file
     cfg = config.parse(text)
@@ -274,10 +277,15 @@ def test_counterexample_search_adds_the_failing_points_and_keeps_the_fewest(tmp_
     tol = 1e-5 * np.abs(reference).max()
     clear = np.abs(reference - 0.5) > tol  # points the two derivatives put on the same side of the margin
     assert summary["failing"] == kept["failing"] == np.count_nonzero(lmin < 0.5)
+    assert summary["negative"] == kept["negative"] == np.count_nonzero(lmin < 0.0)
     assert np.array_equal((lmin < 0.5)[clear], (reference < 0.5)[clear])
-    rows = [int(np.flatnonzero((search.candidates == p).all(axis=1))[0]) for p in found]
-    assert len(rows) == min(40, summary["failing"]) and np.all(np.diff(lmin[rows]) >= 0)
-    assert lmin[rows].max() <= np.sort(lmin)[len(rows) - 1]  # the worst first
+    head, near = found[:min(40, summary["failing"])], found[min(40, summary["failing"]):]
+    rows = [int(np.flatnonzero((search.candidates == p).all(axis=1))[0]) for p in head]
+    assert np.all(np.diff(lmin[rows]) >= 0) and lmin[rows].max() <= np.sort(lmin)[len(rows) - 1]  # worst first
+    # the neighbours: in the grid cell around one of them (half a spacing), realizable with the grid's margin
+    assert 0 < len(near) <= counterexamples.NEIGHBOURS * len(head)
+    assert np.all(np.min(np.max(np.abs(near[:, None, :] - head[None]) / search.spacing, axis=2), axis=1) <= 0.5)
+    assert np.all(realizability_margin(prep.basis, near) > counterexamples.SEARCH_MARGIN)
     # the search needs the term it feeds
     with pytest.raises(InputError, match="loss.jacobian_search adds points to the jacobian term"):
         config.parse(text.replace("jacobian = 0.5", "jacobian = 0.0"))
