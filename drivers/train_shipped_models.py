@@ -43,7 +43,8 @@ MODELS = {
     # 2D M2, rotation-invariant (reduced inputs: the moments turned so that the first moment lies along Ωx)
     # (300 Adam epochs, then full-batch L-BFGS-B from that file)
     "ICNN20x7_M2_2D_rot": ["inputs/train_icnn_m2_2d_rot.toml", "inputs/train_icnn_m2_2d_rot_stage2.toml"],
-    # (300 Adam epochs, then L-BFGS-B with the local monotonicity term; not shipped: not monotone everywhere)
+    # (symmetrised over Ωy → −Ωy; 300 Adam epochs, then L-BFGS-B with the counterexample-guided local
+    # monotonicity term)
     "MONO50x2_M2_2D_rot": ["inputs/train_monotone_m2_2d_rot.toml", "inputs/train_monotone_m2_2d_rot_stage2.toml"],
     "ICNN20x7_M3_2D_rot": "inputs/train_icnn_m3_2d_rot.toml",
 }

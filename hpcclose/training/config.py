@@ -29,7 +29,9 @@ Tables (see ``inputs/train_*.toml``)::
                 points around the training data's bounding box where it is imposed too, in L-BFGS),
                 jacobian_search (grid points per axis searched for counterexamples between L-BFGS rounds,
                 :mod:`.counterexamples`; 0: off), jacobian_search_every (iterations per round),
-                jacobian_search_add (points added per round at most)
+                jacobian_search_add (points added per round at most), jacobian_search_margin (realizability
+                margin of the searched grid), jacobian_search_neighbours (random points of its grid cell
+                added with each failing point)
     [output]    model (the network file to write), plots (loss curves PNG), history (JSON),
                 convexity_points (size of the dense test set of the convexity report; 0: skip)
 """
@@ -186,6 +188,10 @@ class LossSection(_Section):
     jacobian_search_every: int = Field(50, ge=1, description="L-BFGS iterations between two searches")
     jacobian_search_add: int = Field(4096, ge=1, description="counterexamples added per search at most "
                                      "(the worst first)")
+    jacobian_search_margin: float = Field(1e-4, gt=0.0, description="realizability margin of the searched grid "
+                                          "(a tenth of the dense test set's by default)")
+    jacobian_search_neighbours: int = Field(8, ge=0, le=64, description="random points of its grid cell added "
+                                            "with each failing point")
 
 
 class OutputSection(_Section):

@@ -20,9 +20,11 @@ from ..closures.neural.rotation import Rotation
 from ..velocity import Basis
 from .convexity import dense_test_set, realizability_margin
 
-#: Realizability margin of the searched grid: a tenth of the dense test set's (convexity.dense_test_set).
+#: Realizability margin of the searched grid by default: a tenth of the dense test set's
+#: (convexity.dense_test_set).
 SEARCH_MARGIN = 1e-4
-#: Random points of its grid cell that join each failing point: a fold moved to the next point is caught.
+#: Random points of its grid cell that join each failing point by default: a fold moved to the next grid
+#: point is caught.
 NEIGHBOURS = 8
 
 
@@ -30,13 +32,15 @@ class Search:
     """The failing points of a fixed candidate set (ω̃ rows) for the model a :class:`~.losses.Losses` holds."""
 
     def __init__(self, loss, candidates: np.ndarray, add: int, spacing: np.ndarray | None = None,
-                 basis: Basis | None = None, frame: Rotation | None = None, chunk: int = 32768, seed: int = 0):
+                 basis: Basis | None = None, frame: Rotation | None = None, margin: float = SEARCH_MARGIN,
+                 neighbours: int = NEIGHBOURS, chunk: int = 32768, seed: int = 0):
         tf = devices.tensorflow()
         self.loss, self.add, self.chunk = loss, int(add), int(chunk)
         self.candidates = np.ascontiguousarray(candidates, dtype=np.float64)
         d = self.candidates.shape[1]
         # the grid's cell (``spacing`` per axis) around a failing point is sampled where a basis is given
-        self.spacing, self.basis, self.frame = spacing, basis, frame
+        self.spacing, self.basis, self.frame, self.margin = spacing, basis, frame, margin
+        self.neighbours = int(neighbours)
         self.rng = np.random.default_rng(seed)
 
         @tf.function(input_signature=[tf.TensorSpec([None, d], tf.float64)])
@@ -48,15 +52,16 @@ class Search:
 
     @classmethod
     def over_training_region(cls, loss, basis: Basis, omega_train: np.ndarray, per_axis: int, add: int,
-                             frame: Rotation | None = None) -> Search:
+                             frame: Rotation | None = None, margin: float = SEARCH_MARGIN,
+                             neighbours: int = NEIGHBOURS) -> Search:
         """The search over a ``per_axis``-point tensor grid of the training inputs' bounding box (realizable
-        with margin > :data:`SEARCH_MARGIN`)."""
+        with margin > ``margin``)."""
         omega_train = np.atleast_2d(omega_train)
         d = omega_train.shape[1]
-        grid = dense_test_set(basis, omega_train, per_axis=per_axis, margin=SEARCH_MARGIN,
-                              max_points=per_axis ** d, frame=frame)
+        grid = dense_test_set(basis, omega_train, per_axis=per_axis, margin=margin, max_points=per_axis ** d,
+                              frame=frame)
         spacing = (omega_train.max(axis=0) - omega_train.min(axis=0)) / max(per_axis - 1, 1)
-        return cls(loss, grid, add, spacing, basis, frame)
+        return cls(loss, grid, add, spacing, basis, frame, margin, neighbours)
 
     def smallest_eigenvalues(self) -> np.ndarray:
         """λ_min(½(J + Jᵀ)) at every candidate, in the units of ∇α̃ (the dense test set's report)."""
@@ -78,10 +83,10 @@ class Search:
         return self.with_neighbours(self.candidates[worst_first[:self.add]]), summary
 
     def with_neighbours(self, points: np.ndarray) -> np.ndarray:
-        """``points`` followed by :data:`NEIGHBOURS` random points of the grid cell around each (uniform in
-        ± half a spacing), those realizable with margin > :data:`SEARCH_MARGIN` (none without a basis)."""
-        if self.basis is None or self.spacing is None or not len(points):
+        """``points`` followed by ``neighbours`` random points of the grid cell around each (uniform in
+        ± half a spacing), those realizable with the grid's margin (none without a basis)."""
+        if self.basis is None or self.spacing is None or not self.neighbours or not len(points):
             return points
-        offsets = self.rng.uniform(-0.5, 0.5, (len(points), NEIGHBOURS, points.shape[1])) * self.spacing
+        offsets = self.rng.uniform(-0.5, 0.5, (len(points), self.neighbours, points.shape[1])) * self.spacing
         near = (points[:, None, :] + offsets).reshape(-1, points.shape[1])
-        return np.concatenate([points, near[realizability_margin(self.basis, near, self.frame) > SEARCH_MARGIN]])
+        return np.concatenate([points, near[realizability_margin(self.basis, near, self.frame) > self.margin]])

@@ -140,7 +140,8 @@ def _refine(model, loss, T: list, V: list, cfg: TrainConfig, prep: Prepared, run
     if loss.w.jacobian > 0 and cfg.loss.jacobian_search:
         search = counterexamples.Search.over_training_region(loss, prep.basis, prep.train.omega,
                                                               cfg.loss.jacobian_search, cfg.loss.jacobian_search_add,
-                                                              frame=prep.frame)
+                                                              prep.frame, cfg.loss.jacobian_search_margin,
+                                                              cfg.loss.jacobian_search_neighbours)
         log.info("counterexample search over %d grid points every %d L-BFGS iterations", search.candidates.shape[0],
                  cfg.loss.jacobian_search_every)
     info = loop.refine(model, loss, T, V, tc, run.history, run.epochs_run, progress, save_iterate,

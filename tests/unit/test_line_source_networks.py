@@ -25,8 +25,9 @@ ICNN = "ICNN20x7_M2_2D_rot"
 SHORT = ["mesh.cells=[40,40]", "velocity.quadrature=[10,40]", "scheme.t_final=0.2", "output.dir='runs/test_ls'"]
 
 
-# the shipped 2D M2 networks (the monotone one is not shipped: not monotone on its dense set, docs/closures.md)
-MODELS = [("icnn", ICNN)]
+MONO = "MONO50x2_M2_2D_rot"
+# the shipped 2D M2 networks
+MODELS = [("icnn", ICNN), ("monotone", MONO)]
 
 
 @pytest.mark.parametrize("arch, model", MODELS)
