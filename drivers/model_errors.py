@@ -59,6 +59,10 @@ def parse_floats(text: str, flag: str) -> list[float]:
     return values
 
 
+#: Largest --grid before its realizability filter (the grid is built whole: 2e7 points of 4 inputs, 640 MB).
+MAX_GRID_POINTS = 20_000_000
+
+
 def training_alpha_range(basis, quad, data: dict) -> tuple[float, float]:
     """(min, max) over all α̃ components of a Sobol training set, redrawn from its provenance (files
     written before the training recorded it): the main ball's points; extra balls lie inside it."""
@@ -109,6 +113,9 @@ def run(args: argparse.Namespace) -> dict:
     structure = None
     if args.grid:  # over the region of the first fresh set (the network's own input coordinates)
         omega = normalise(sets[0][2], frame).omega
+        if args.grid ** omega.shape[1] > MAX_GRID_POINTS:
+            raise InputError(f"--grid {args.grid}: {args.grid}^{omega.shape[1]} points before the realizability "
+                             f"filter, more than {MAX_GRID_POINTS:.0e}; give a smaller N")
         pts = convexity.dense_test_set(basis, omega, per_axis=args.grid, margin=args.grid_margin,
                                        max_points=args.grid ** omega.shape[1], frame=frame)
         structure = {"per_axis": args.grid, "margin": args.grid_margin, **convexity.report(net, pts)}

@@ -227,6 +227,7 @@ def test_model_errors_driver_sweeps_tau_and_refuses_bad_input(tmp_path, capsys):
     assert driver.main(["no_such_model"]) == 2
     assert driver.main(["MONO30x2_M1_1D", "--moments", "0.06", "--tau", "1e-3"]) == 2
     assert driver.main(["MONO30x2_M1_1D", "--grid", "1"]) == 2
+    assert driver.main(["MONO50x2_M2_2D_rot", "--count", "10", "--grid", "100"]) == 2  # 100^4 points
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 4 and "--tau 'x'" in err[0] and "no_such_model" in err[1]
-    assert "--moments draws in the moments" in err[2] and "--grid 1" in err[3]
+    assert len(err) == 5 and "--tau 'x'" in err[0] and "no_such_model" in err[1]
+    assert "--moments draws in the moments" in err[2] and "--grid 1" in err[3] and "100^4 points" in err[4]
