@@ -47,14 +47,15 @@ def refine(model, loss, train: list, val: list, iterations: int, memory: int = 5
     validation loss); ``record(it, loss, val)`` is called every ``report_every`` iterations.
     ``search`` (a :class:`~.counterexamples.Search`) makes the refinement counterexample-guided: before the
     first iteration and every ``search_every`` after, the points where the Jacobian term's condition fails
-    join its points (as a mean of their own, :func:`_compile`), and the iterate kept is the searched one
+    join its points (as a mean of their own, :func:`_objective`), and the iterate kept is the searched one
     with the fewest points where λ_min < 0 (then the lowest monitored value). Returns {"iterations",
     "best_iteration", "best", "message", "restarts", "seconds"} and, with ``search``, "search": one summary
     per search.
     """
     mono_omega, jac_omega = _subsets(loss, train, mono_points, jacobian_points, jacobian_extra, seed)
     pick = monitor or (lambda rec: rec["loss"])
-    problem = _FlatProblem(model, *_compile(loss, train, val, model.trainable_variables, mono_omega, jac_omega))
+    variables = model.trainable_variables
+    problem = _FlatProblem(model, _objective(loss, train, variables, mono_omega, jac_omega), _validation(loss, val))
     best = _Best(problem, pick, record, report_every, iterations)
     t0 = time.perf_counter()
     if search is None:
@@ -83,9 +84,7 @@ def refine(model, loss, train: list, val: list, iterations: int, memory: int = 5
         if len(found):
             found = tf.constant(found)
             found_so_far = found if found_so_far is None else tf.concat([found_so_far, found], 0)
-            # a new objective; the validation (compiled once: no retracing every round) stays
-            problem.value_and_gradient = _compile(loss, train, val, model.trainable_variables, mono_omega,
-                                                  jac_omega, found_so_far)[0]
+            problem.value_and_gradient = _objective(loss, train, variables, mono_omega, jac_omega, found_so_far)
         before = best.it
         x, res, r = _minimise(problem, best, x, min(iterations, best.it + search_every), memory)
         restarts += r
@@ -137,12 +136,11 @@ def _subsets(loss, train: list, mono_points: int, jacobian_points: int, jacobian
     return mono_omega, jac_omega
 
 
-def _compile(loss, train: list, val: list, variables: list, mono_omega, jac_omega,
-             counterexamples=None) -> tuple[Callable, Callable]:
-    """The full-batch objective with its gradient and the validation terms, as ``tf.function`` s; batch
-    norms use their moving statistics (``training=False``), so the objective is deterministic. The
-    ``counterexamples`` a search found carry the Jacobian term as a mean of their own, with the same weight:
-    a few dozen failing points among the term's tens of thousands would otherwise weigh next to nothing."""
+def _objective(loss, train: list, variables: list, mono_omega, jac_omega, counterexamples=None) -> Callable:
+    """The full-batch objective with its gradient, as a ``tf.function``; batch norms use their moving
+    statistics (``training=False``), so it is deterministic. The ``counterexamples`` a search found carry the
+    Jacobian term as a mean of their own, with the same weight: a few dozen failing points among the term's
+    tens of thousands would otherwise weigh next to nothing."""
     tf = devices.tensorflow()
 
     @tf.function
@@ -157,11 +155,18 @@ def _compile(loss, train: list, val: list, variables: list, mono_omega, jac_omeg
                     total = total + loss.w.jacobian * loss.local_monotonicity(loss.jacobian(points)[0])
         return total, tape.gradient(total, variables)
 
+    return value_and_gradient
+
+
+def _validation(loss, val: list) -> Callable:
+    """The validation terms, as a ``tf.function`` (compiled once per refinement)."""
+    tf = devices.tensorflow()
+
     @tf.function
     def validate():
         return loss(*val, training=False)
 
-    return value_and_gradient, validate
+    return validate
 
 
 class _FlatProblem:
